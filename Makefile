@@ -1,0 +1,47 @@
+# edtrack: the two commands are `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+INPUT ?=
+DEMO_COUNT ?= 3280
+export DBT_PROFILES_DIR := $(CURDIR)/profiles
+
+.PHONY: setup demo test unit integration lint stack-up stack-down clean
+
+# Set-up: a virtualenv in .venv with the pinned packages, the project installed editable.
+$(BIN)/edtrack: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed: install Python 3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip==25.3"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+setup: $(BIN)/edtrack
+
+# One command, end to end: stack up, generate or take INPUT, publish, land, dbt build,
+# answer client questions. Leaves the stack running.
+demo: setup
+	$(BIN)/edtrack demo $(if $(INPUT),--input "$(INPUT)",--count $(DEMO_COUNT))
+
+# The whole suite: unit tests, then integration tests against a private stack that the
+# tests start on their own ports and state dir, and stop at the end.
+test: setup
+	$(BIN)/pytest tests
+
+unit: setup
+	$(BIN)/pytest tests/unit
+
+lint: setup
+	$(BIN)/ruff check edtrack ingestion stack tests
+	$(BIN)/sqlfluff lint warehouse
+
+stack-up: setup
+	$(BIN)/edtrack stack up
+
+stack-down: setup
+	$(BIN)/edtrack stack down
+
+clean:
+	-$(BIN)/edtrack stack down
+	rm -rf $(VENV) .cache .state

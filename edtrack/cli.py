@@ -1,0 +1,278 @@
+"""The ``edtrack`` command line: parses flags and environment, then calls the services.
+
+Every failure a user can fix ends with one sentence and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from edtrack.errors import UserError
+
+FORMAT_CHOICE = click.Choice(["table", "csv", "json"])
+
+
+class Context:
+    def __init__(self, state_dir: str | None, port_offset: int | None) -> None:
+        self._state_dir = state_dir
+        self._port_offset = port_offset
+        self._config = None
+
+    @property
+    def stack(self):
+        from stack.config import from_env
+
+        if self._config is None:
+            self._config = from_env(state_dir=self._state_dir, port_offset=self._port_offset)
+        return self._config
+
+
+def _fail(error: UserError) -> None:
+    click.secho(f"edtrack: {error}", fg="red", err=True)
+    if error.detail:
+        click.echo(error.detail, err=True)
+    sys.exit(error.exit_code)
+
+
+class Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as error:
+            _fail(error)
+
+
+@click.group(cls=Group)
+@click.option("--state-dir", envvar="EDTRACK_STATE_DIR", type=click.Path(file_okay=False),
+              help="Where the local stack keeps data, logs and pids (default: .state).")
+@click.option("--port-offset", envvar="EDTRACK_PORT_OFFSET", type=int, default=None,
+              help="Shift every default port by this much (a private stack).")
+@click.version_option(package_name="edtrack")
+@click.pass_context
+def main(ctx: click.Context, state_dir: str | None, port_offset: int | None) -> None:
+    """edtrack: assessment-attempt exports to a SQL warehouse (Kafka, HDFS, dbt, Spark)."""
+    ctx.obj = Context(state_dir, port_offset)
+
+
+# --- stack ------------------------------------------------------------------------------
+
+
+@main.group()
+def stack() -> None:
+    """Start, check and stop the local stack (Kafka, HDFS, metastore, Thrift Server)."""
+
+
+@stack.command("up")
+@click.pass_obj
+def stack_up(obj: Context) -> None:
+    """Fetch jars (once), start every service and wait until each is healthy."""
+    from stack.launcher import Stack
+
+    Stack(obj.stack, log=lambda m: click.echo(f"stack: {m}", err=True)).up()
+    _print_status(obj, "table")
+
+
+@stack.command("down")
+@click.option("--wipe", is_flag=True, help="Also delete the state dir (all data).")
+@click.pass_obj
+def stack_down(obj: Context, wipe: bool) -> None:
+    """Stop exactly the processes 'stack up' started; keep the data unless --wipe."""
+    from stack.launcher import Stack
+
+    stopped = Stack(obj.stack, log=lambda m: click.echo(f"stack: {m}", err=True)).down(wipe=wipe)
+    if not stopped:
+        click.echo("stack: nothing was running", err=True)
+
+
+def _print_status(obj: Context, fmt: str) -> bool:
+    from stack.launcher import Stack
+
+    rows = Stack(obj.stack).status()
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        from tabulate import tabulate
+
+        table = [[r["service"], r["pid"] or "-", r["port"], "healthy" if r["healthy"] else "DOWN",
+                  f"{r['rss_mb']} MB" if r["rss_mb"] is not None else "-", r["detail"]]
+                 for r in rows]
+        click.echo(tabulate(table, headers=["service", "pid", "port", "health", "rss", "detail"]))
+        total = sum(r["rss_mb"] or 0 for r in rows)
+        click.echo(f"total rss: {total} MB; state: {obj.stack.state_dir}")
+    return all(r["healthy"] for r in rows)
+
+
+@stack.command("status")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_obj
+def stack_status(obj: Context, fmt: str) -> None:
+    """Each service with pid, port, health and RSS; exits 1 if any is unhealthy."""
+    if not _print_status(obj, fmt):
+        sys.exit(1)
+
+
+@stack.command("logs")
+@click.argument("service")
+@click.option("-n", "--lines", default=50, show_default=True)
+@click.pass_obj
+def stack_logs(obj: Context, service: str, lines: int) -> None:
+    """Print the last lines of a service's log."""
+    from stack.launcher import Stack
+    from stack.process import tail
+
+    path = Stack(obj.stack).log_path(service)
+    click.echo(tail(path, lines))
+
+
+@stack.command("env")
+@click.pass_obj
+def stack_env(obj: Context) -> None:
+    """Print shell exports that point edtrack and dbt at this stack."""
+    for key, value in obj.stack.client_env().items():
+        click.echo(f"export {key}={value}")
+
+
+# --- data -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--count", type=click.IntRange(min=0), required=True, help="Records to write.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False), required=True,
+              help=".json (export layout), .jsonl, or either + .gz")
+@click.option("--format", "fmt", type=click.Choice(["array", "jsonl"]), default=None,
+              help="Default: from the file name.")
+def generate(count: int, seed: int, output: str, fmt: str | None) -> None:
+    """Write synthetic attempts with the shape and quirks of the real export."""
+    from tqdm import tqdm
+
+    from ingestion import generate as gen
+
+    t0 = time.monotonic()
+    with tqdm(total=count, unit="rec", desc="generate", file=sys.stderr,
+              mininterval=2, disable=None) as bar:
+        n = gen.write(gen.generate(count, seed), Path(output), fmt, progress=bar.update)
+    click.echo(f"wrote {n:,} records to {output} in {time.monotonic() - t0:.1f} s", err=True)
+
+
+@main.command()
+@click.argument("file", default="-")
+@click.option("--topic", default="assessment-attempts", show_default=True)
+@click.option("--partitions", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Partitions when the topic is created.")
+@click.option("--strict", is_flag=True, help="Stop at the first record that is not an object.")
+@click.option("--rejects", type=click.Path(dir_okay=False), default=None,
+              help="Where rejected records go (default: FILE.rejects.jsonl).")
+@click.pass_obj
+def publish(obj: Context, file: str, topic: str, partitions: int, strict: bool,
+            rejects: str | None) -> None:
+    """Publish FILE (export JSON array, JSON Lines, gzip, or - for stdin) to Kafka."""
+    from tqdm import tqdm
+
+    from ingestion.publish import PublishConfig, PublishFailed
+    from ingestion.publish import publish as run_publish
+
+    config = PublishConfig(bootstrap=obj.stack.kafka_bootstrap, topic=topic,
+                           partitions=partitions, strict=strict,
+                           rejects_path=Path(rejects) if rejects else None)
+    total = os.path.getsize(file) if file != "-" and os.path.isfile(file) else None
+    with tqdm(total=total, unit="B", unit_scale=True, desc="publish", file=sys.stderr,
+              mininterval=2, disable=None) as bar:
+        def progress(records: int, read: int) -> None:
+            if records % 1000 == 0:
+                bar.set_postfix(records=f"{records:,}", refresh=False)
+                bar.update(read - bar.n)
+        try:
+            summary = run_publish(file, config, progress=progress)
+        except PublishFailed as failed:
+            click.echo(failed.summary.line(), err=True)
+            raise
+    click.echo(summary.line())
+
+
+@main.command()
+@click.option("--until-caught-up", is_flag=True, help="Exit 0 once the lag is zero.")
+@click.option("--topic", default="assessment-attempts", show_default=True)
+@click.option("--batch-records", type=click.IntRange(min=1), default=20_000, show_default=True)
+@click.option("--batch-bytes", type=click.IntRange(min=1), default=64 * 1024 * 1024,
+              show_default=True)
+@click.option("--batch-age", type=float, default=10.0, show_default=True, help="Seconds.")
+@click.option("--max-message-bytes", type=click.IntRange(min=1), default=1024 * 1024,
+              show_default=True, help="Larger messages are quarantined.")
+@click.option("--root", default="/edtrack/raw", show_default=True,
+              help="HDFS folder of the raw tables.")
+@click.pass_obj
+def land(obj: Context, until_caught_up: bool, topic: str, batch_records: int,
+         batch_bytes: int, batch_age: float, max_message_bytes: int, root: str) -> None:
+    """Land messages from Kafka into raw.assessment_attempts on HDFS, exactly once."""
+    from edtrack import sql
+    from ingestion import land as landing
+    from ingestion.catalog import Catalog, Tables
+
+    cfg = obj.stack
+    config = landing.LandConfig(
+        bootstrap=cfg.kafka_bootstrap, topic=topic, batch_records=batch_records,
+        batch_bytes=batch_bytes, batch_age_s=batch_age, max_message_bytes=max_message_bytes,
+        status_path=cfg.run_dir / "lander-status.json",
+    )
+    tables = Tables(cfg.hdfs_url, root)
+    connection = sql.connect(cfg.host, cfg.ports["thrift"])
+    consumer = landing.make_consumer(config)
+    try:
+        lander = landing.Lander(config, consumer, landing.HdfsStore(
+            landing.make_hdfs_client(cfg.hdfs_url), tables), Catalog(connection, tables))
+        landing.install_signal_handlers(lander)
+        lander.run(until_caught_up=until_caught_up)
+    finally:
+        consumer.close()
+        connection.close()
+
+
+# --- serving ----------------------------------------------------------------------------
+
+
+@main.command("sql")
+@click.argument("statement", required=False)
+@click.option("-f", "--file", "sql_file", type=click.Path(exists=True, dir_okay=False),
+              help="Read the statement from a file.")
+@click.option("--format", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
+@click.pass_obj
+def sql_command(obj: Context, statement: str | None, sql_file: str | None, fmt: str) -> None:
+    """Run one SQL statement through the Spark Thrift Server and print the result."""
+    from edtrack import sql
+
+    if sql_file:
+        statement = Path(sql_file).read_text()
+    if not statement or not statement.strip():
+        raise UserError("Give a SQL statement or -f FILE.")
+    statement = statement.strip().rstrip(";")
+    cfg = obj.stack
+    connection = sql.connect(cfg.host, cfg.ports["thrift"])
+    try:
+        result = sql.run(connection, statement)
+    finally:
+        connection.close()
+    click.echo(sql.render(result, fmt))
+
+
+@main.command()
+@click.option("--input", "input_path", type=click.Path(), default=None,
+              help="A real export to use instead of generated attempts.")
+@click.option("--count", type=click.IntRange(min=1), default=3280, show_default=True)
+@click.option("--seed", type=int, default=2018, show_default=True)
+@click.pass_obj
+def demo(obj: Context, input_path: str | None, count: int, seed: int) -> None:
+    """End to end: stack up, publish, land, dbt build, answer client questions."""
+    from edtrack.demo import run_demo
+
+    run_demo(obj.stack, input_path, count, seed)
+
+
+if __name__ == "__main__":
+    main()

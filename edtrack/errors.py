@@ -1,0 +1,20 @@
+"""Errors that end a command with one sentence a user can act on."""
+
+
+class UserError(Exception):
+    """A problem the user can fix (bad path, stopped service, taken port).
+
+    The CLI prints ``str(error)`` without a traceback and exits with ``exit_code``.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+class ServiceUnavailable(UserError):
+    """A service of the stack (Kafka, HDFS, metastore, Thrift Server) cannot be reached."""
+
+    exit_code = 3

@@ -1,0 +1,106 @@
+"""Client SQL over HiveServer2 (the Spark Thrift Server), through PyHive.
+
+Values reach SQL as parameters (PyHive's ``pyformat`` style, ``%(name)s``), never
+pasted into the statement text by callers.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from edtrack.errors import ServiceUnavailable, UserError
+
+FORMATS = ("table", "csv", "json")
+
+
+@dataclass(frozen=True)
+class Result:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+def connect(host: str, port: int, username: str = "edtrack", password: str | None = None):
+    from pyhive import hive
+
+    auth = "LDAP" if password else None
+    try:
+        return hive.connect(host=host, port=port, username=username, password=password,
+                            auth=auth)
+    except Exception as exc:  # thrift raises TTransportException, sasl its own
+        raise ServiceUnavailable(
+            f"The Spark Thrift Server at {host}:{port} is not answering "
+            f"({type(exc).__name__}): start the stack with 'edtrack stack up'."
+        ) from exc
+
+
+def run(
+    connection,
+    statement: str,
+    parameters: Mapping[str, Any] | Sequence[Any] | None = None,
+) -> Result:
+    """Execute one statement; return its columns and rows (empty for DDL)."""
+    from pyhive.exc import DatabaseError, OperationalError
+
+    cursor = connection.cursor()
+    try:
+        cursor.execute(statement, parameters)
+        if not cursor.description:  # DDL: no result set
+            return Result([], [])
+        columns = [d[0].split(".")[-1] for d in cursor.description]
+        try:
+            rows = [tuple(r) for r in cursor.fetchall()]
+        except TypeError:
+            # Spark answers DDL with a 'Result' schema but no column data, which
+            # PyHive 0.7 fails to iterate: that is an empty result, not an error.
+            return Result([], [])
+        return Result(columns, rows)
+    except (DatabaseError, OperationalError) as exc:
+        raise UserError(f"The query failed: {_server_message(exc)}") from exc
+    finally:
+        cursor.close()
+
+
+def _server_message(exc: Exception) -> str:
+    status = getattr(exc.args[0], "status", None) if exc.args else None
+    message = getattr(status, "errorMessage", None) or str(exc)
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    # Spark puts the error class on line one and the useful part after it.
+    return " ".join(line for line in lines[:4] if not line.startswith("at "))[:600]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+def render(result: Result, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(
+            [{k: _jsonable(v) for k, v in row.items()} for row in result.records()],
+            indent=2, default=str,
+        )
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows(result.rows)
+        return out.getvalue().rstrip("\n")
+    if fmt == "table":
+        from tabulate import tabulate
+
+        return tabulate(result.rows, headers=result.columns, tablefmt="simple",
+                        missingval="NULL", disable_numparse=True)
+    raise UserError(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")

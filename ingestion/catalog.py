@@ -1,0 +1,92 @@
+"""The raw tables' contract and their registration in the Hive metastore.
+
+``raw.assessment_attempts`` holds every message that is a JSON object with a
+``keen_id``, its text untouched in ``payload``; ``raw.assessment_attempts_quarantine``
+holds every other message with the reason in ``error`` and its exact bytes in
+``payload_base64``. Both are JSON Lines on HDFS, partitioned by ``kafka_date`` (the UTC
+date of the Kafka timestamp). DDL runs through the Spark Thrift Server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edtrack import sql
+
+SCHEMA = "raw"
+RAW_TABLE = "assessment_attempts"
+QUARANTINE_TABLE = "assessment_attempts_quarantine"
+
+COMMON_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("kafka_topic", "string", "Kafka topic the message was read from"),
+    ("kafka_partition", "int", "Kafka partition of the message"),
+    ("kafka_offset", "bigint", "Kafka offset of the message within its partition"),
+    ("kafka_timestamp", "timestamp", "Kafka record timestamp (the attempt's event time), UTC"),
+    ("kafka_key", "string", "Kafka message key (the attempt's keen_id), null when absent"),
+    ("ingested_at", "timestamp", "When the lander wrote the row, UTC"),
+    ("payload", "string", "The message value, untouched (UTF-8 text of one attempt)"),
+)
+QUARANTINE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("payload_base64", "string", "The exact message bytes, base64-encoded"),
+    ("error", "string", "Why the message was quarantined"),
+)
+PARTITION_COLUMN = ("kafka_date", "date", "UTC date of kafka_timestamp (partition)")
+
+
+@dataclass(frozen=True)
+class Tables:
+    hdfs_url: str
+    root: str  # HDFS folder holding both tables and the lander's temp folder
+
+    def location(self, table: str) -> str:
+        return f"{self.hdfs_url}{self.root}/{table}"
+
+    @property
+    def tmp_dir(self) -> str:
+        return f"{self.root}/_tmp"
+
+    def dir(self, table: str) -> str:
+        return f"{self.root}/{table}"
+
+
+def create_table_sql(table: str, location: str, quarantine: bool) -> str:
+    columns = COMMON_COLUMNS + (QUARANTINE_COLUMNS if quarantine else ()) + (PARTITION_COLUMN,)
+    body = ",\n  ".join(f"{name} {kind} comment {quote(doc)}" for name, kind, doc in columns)
+    what = ("Messages that could not be landed as attempts, with the reason" if quarantine
+            else "Every landed assessment attempt message, one row per Kafka message")
+    return (
+        f"create table if not exists {SCHEMA}.{table} (\n  {body}\n)\n"
+        f"using json\npartitioned by ({PARTITION_COLUMN[0]})\n"
+        f"location {quote(location)}\ncomment {quote(what)}"
+    )
+
+
+def quote(text: str) -> str:
+    """A Spark SQL string literal (for DDL, where parameters cannot go)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class Catalog:
+    """Creates the raw tables and registers partitions as files land."""
+
+    def __init__(self, connection, tables: Tables) -> None:
+        self.connection = connection
+        self.tables = tables
+        self._registered: set[tuple[str, str]] = set()
+
+    def ensure_tables(self) -> None:
+        sql.run(self.connection, f"create database if not exists {SCHEMA}")
+        for table, quarantine in ((RAW_TABLE, False), (QUARANTINE_TABLE, True)):
+            sql.run(self.connection,
+                    create_table_sql(table, self.tables.location(table), quarantine))
+
+    def add_partition(self, table: str, date: str) -> None:
+        if (table, date) in self._registered:
+            return
+        sql.run(
+            self.connection,
+            f"alter table {SCHEMA}.{table} add if not exists partition "
+            f"({PARTITION_COLUMN[0]} = %(date)s)",
+            {"date": date},
+        )
+        self._registered.add((table, date))

@@ -1,0 +1,361 @@
+"""Land Kafka messages on HDFS as JSON Lines, exactly once.
+
+Delivery semantics (the order of steps is the guarantee):
+
+1. Consume with auto-commit off; buffer each partition's messages until a batch is
+   full by records, bytes or age.
+2. Split the batch by target (table and partition date; rows keep offset order),
+   write each part to a temporary HDFS file, then rename each (atomic in HDFS) to
+   ``<table>/kafka_date=<D>/<topic>+<partition>+<first>+<last>.<k>of<n>.jsonl``.
+3. Register new partitions in the metastore, then commit ``last + 1`` to Kafka, so
+   Kafka's own group tools show true lag.
+
+HDFS is the source of truth for offsets: on start the lander deletes orphaned
+temporary files, deletes the landed parts of a batch whose parts are not all there (a
+crash between two renames), and resumes each partition after the last complete batch.
+A crash before the last rename of a batch leaves it to be landed again whole; a crash
+after it leaves a complete batch that the restart skips past. Neither loses nor
+duplicates a row. Every message lands in exactly one of the raw table or the
+quarantine table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edtrack.errors import UserError
+from edtrack.net import require_kafka
+from ingestion.catalog import QUARANTINE_TABLE, RAW_TABLE, Catalog, Tables
+from ingestion.envelope import LandedFile, classify, envelope, partition_date
+from ingestion.publish import DEFAULT_TOPIC
+
+PARTITION_DIR_PREFIX = "kafka_date="
+
+
+@dataclass(frozen=True)
+class LandConfig:
+    bootstrap: str
+    topic: str = DEFAULT_TOPIC
+    group_id: str = "edtrack-lander"
+    batch_records: int = 20_000
+    batch_bytes: int = 64 * 1024 * 1024
+    batch_age_s: float = 10.0
+    max_message_bytes: int = 1024 * 1024
+    # Parts are staged in parallel: each HDFS close waits ~0.5 s for the DataNode's
+    # block report (hdfs-native's retry interval), so one thread would cap throughput.
+    write_threads: int = 16
+    poll_timeout_ms: int = 500
+    status_path: Path | None = None
+    progress_every_s: float = 5.0
+
+
+@dataclass
+class Pending:
+    """Messages of one partition waiting to land."""
+
+    offsets: list[int] = field(default_factory=list)
+    targets: list[tuple[str, str]] = field(default_factory=list)  # (table, date)
+    lines: list[bytes] = field(default_factory=list)
+    size: int = 0
+    since: float = 0.0
+
+    def add(self, offset: int, target: tuple[str, str], line: bytes, now: float) -> None:
+        if not self.offsets:
+            self.since = now
+        self.offsets.append(offset)
+        self.targets.append(target)
+        self.lines.append(line)
+        self.size += len(line)
+
+    def full(self, config: LandConfig, now: float) -> bool:
+        return bool(self.offsets) and (
+            len(self.offsets) >= config.batch_records
+            or self.size >= config.batch_bytes
+            or now - self.since >= config.batch_age_s
+        )
+
+    def parts(self) -> list[tuple[tuple[str, str], list[bytes]]]:
+        """Rows grouped by target (table, date), in target order; rows keep offset order."""
+        groups: dict[tuple[str, str], list[bytes]] = {}
+        for target, line in zip(self.targets, self.lines, strict=True):
+            groups.setdefault(target, []).append(line)
+        return sorted(groups.items())
+
+
+@dataclass
+class Stats:
+    started: float = field(default_factory=time.monotonic)
+    records: int = 0
+    quarantined: int = 0
+    files: int = 0
+    last_commit: float | None = None
+    lag: dict[int, int] = field(default_factory=dict)
+
+    def snapshot(self) -> dict[str, object]:
+        elapsed = time.monotonic() - self.started
+        return {
+            "records": self.records,
+            "quarantined": self.quarantined,
+            "files_committed": self.files,
+            "records_per_s": round(self.records / elapsed, 1) if elapsed else 0.0,
+            "last_commit_age_s": (round(time.monotonic() - self.last_commit, 1)
+                                  if self.last_commit else None),
+            "lag": {str(p): lag for p, lag in sorted(self.lag.items())},
+            "total_lag": sum(self.lag.values()),
+        }
+
+
+class HdfsStore:
+    """Landed files on HDFS: write-then-rename, and offset recovery from names."""
+
+    def __init__(self, client, tables: Tables) -> None:
+        self.client = client
+        self.tables = tables
+
+    def landed(self, table: str) -> Iterable[tuple[str, LandedFile]]:
+        base = self.tables.dir(table)
+        try:
+            statuses = list(self.client.list_status(base, recursive=True))
+        except FileNotFoundError:
+            return
+        for status in statuses:
+            if status.isdir:
+                continue
+            parent, _, name = status.path.rpartition("/")
+            landed = LandedFile.parse(name)
+            folder = parent.rpartition("/")[2]
+            if landed is not None and folder.startswith(PARTITION_DIR_PREFIX):
+                yield folder[len(PARTITION_DIR_PREFIX):], landed
+
+    def recover(self, topic: str, report: Callable[[str], None] = lambda _: None
+                ) -> dict[int, int]:
+        """Next offset per partition, after its last complete batch.
+
+        Parts of incomplete batches (and, defensively, of any batch after the first
+        incomplete one) are deleted: they will be landed again whole.
+        """
+        batches: dict[tuple[str, int, int, int], list[tuple[LandedFile, str]]] = {}
+        for table in (RAW_TABLE, QUARANTINE_TABLE):
+            for date, landed in self.landed(table):
+                if landed.topic == topic:
+                    path = f"{self.tables.dir(table)}/{PARTITION_DIR_PREFIX}{date}/{landed.name}"
+                    batches.setdefault(landed.batch, []).append((landed, path))
+        resume: dict[int, int] = {}  # partition -> first offset of an incomplete batch
+        for (_, partition, first, _), files in batches.items():
+            parts = {f.part for f, _ in files}
+            if parts != set(range(1, files[0][0].parts + 1)):
+                resume[partition] = min(resume.get(partition, first), first)
+        next_offsets: dict[int, int] = {}
+        for (_, partition, first, last), files in sorted(batches.items()):
+            if partition in resume and first >= resume[partition]:
+                for _, path in files:
+                    self.client.delete(path)
+                report(f"removed {len(files)} part(s) of unfinished batch {first}-{last} "
+                       f"of partition {partition}")
+                continue
+            next_offsets[partition] = max(next_offsets.get(partition, 0), last + 1)
+        for partition, first in resume.items():
+            next_offsets[partition] = first
+        return next_offsets
+
+    def clean_tmp(self) -> int:
+        """Delete temporary files an earlier run left behind; return how many."""
+        try:
+            orphans = [s for s in self.client.list_status(self.tables.tmp_dir) if not s.isdir]
+        except FileNotFoundError:
+            orphans = []
+        for status in orphans:
+            self.client.delete(status.path)
+        self.client.mkdirs(self.tables.tmp_dir, create_parent=True)
+        return len(orphans)
+
+    def stage(self, landed: LandedFile, lines: list[bytes]) -> str:
+        """Write a part to a temporary file; return its path."""
+        tmp = f"{self.tables.tmp_dir}/{landed.name}.{uuid.uuid4().hex}"
+        with self.client.create(tmp) as writer:
+            writer.write(b"".join(lines))
+        return tmp
+
+    def commit(self, tmp: str, table: str, date: str, landed: LandedFile) -> str:
+        """Rename a staged part to its final name (atomic in HDFS)."""
+        final_dir = f"{self.tables.dir(table)}/{PARTITION_DIR_PREFIX}{date}"
+        self.client.mkdirs(final_dir, create_parent=True)
+        final = f"{final_dir}/{landed.name}"
+        self.client.rename(tmp, final, overwrite=True)
+        return final
+
+
+class Lander:
+    def __init__(self, config: LandConfig, consumer, store: HdfsStore, catalog: Catalog,
+                 clock: Callable[[], float] = time.monotonic,
+                 report: Callable[[str], None] | None = None) -> None:
+        self.config = config
+        self.consumer = consumer
+        self.store = store
+        self.catalog = catalog
+        self.clock = clock
+        self.report = report or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.pending: dict[int, Pending] = {}
+        self.stats = Stats()
+        self.stopping = False
+        self._partitions: list = []
+        self._pool = ThreadPoolExecutor(config.write_threads, thread_name_prefix="stage")
+
+    # .. start-up ........................................................................
+    def start(self) -> None:
+        from kafka import TopicPartition
+
+        removed = self.store.clean_tmp()
+        if removed:
+            self.report(f"removed {removed} orphaned temporary file(s)")
+        partitions = self.consumer.partitions_for_topic(self.config.topic)
+        if not partitions:
+            raise UserError(f"Topic {self.config.topic!r} does not exist yet: publish "
+                            "attempts first ('edtrack publish FILE').")
+        self._partitions = [TopicPartition(self.config.topic, p) for p in sorted(partitions)]
+        self.consumer.assign(self._partitions)
+        next_offsets = self.store.recover(self.config.topic, self.report)
+        for tp in self._partitions:
+            if tp.partition in next_offsets:
+                self.consumer.seek(tp, next_offsets[tp.partition])
+            else:
+                self.consumer.seek_to_beginning(tp)
+        self.catalog.ensure_tables()
+        # A crash between rename and registration leaves a landed, unregistered date.
+        for table in (RAW_TABLE, QUARANTINE_TABLE):
+            for date in sorted({date for date, _ in self.store.landed(table)}):
+                self.catalog.add_partition(table, date)
+        self.report(f"resuming {self.config.topic} at offsets "
+                    f"{ {p: next_offsets.get(p, 0) for p in sorted(partitions)} }")
+
+    # .. the loop ........................................................................
+    def consume_once(self) -> int:
+        polled = self.consumer.poll(timeout_ms=self.config.poll_timeout_ms,
+                                    max_records=self.config.batch_records)
+        now = self.clock()
+        ingested_at = _now_iso()
+        count = 0
+        for tp, messages in polled.items():
+            pending = self.pending.setdefault(tp.partition, Pending())
+            for message in messages:
+                payload, error = classify(message.value, self.config.max_message_bytes)
+                table = RAW_TABLE if error is None else QUARANTINE_TABLE
+                target = (table, partition_date(message.timestamp))
+                pending.add(message.offset, target,
+                            envelope(message, payload, error, ingested_at), now)
+                count += 1
+        for partition, pending in self.pending.items():
+            if pending.full(self.config, now):
+                self.flush(partition)
+        return count
+
+    def flush(self, partition: int) -> None:
+        from kafka import TopicPartition
+        from kafka.structs import OffsetAndMetadata
+
+        pending = self.pending.get(partition)
+        if pending is None or not pending.offsets:
+            return
+        first, last = pending.offsets[0], pending.offsets[-1]
+        parts = pending.parts()
+        jobs = [
+            (LandedFile(self.config.topic, partition, first, last, part, len(parts)), table,
+             date, lines)
+            for part, ((table, date), lines) in enumerate(parts, start=1)
+        ]
+        tmps = list(self._pool.map(lambda job: self.store.stage(job[0], job[3]), jobs))
+        for tmp, (landed, table, date, lines) in zip(tmps, jobs, strict=True):
+            self.store.commit(tmp, table, date, landed)
+            self.catalog.add_partition(table, date)
+            self.stats.files += 1
+            if table == QUARANTINE_TABLE:
+                self.stats.quarantined += len(lines)
+            self.stats.records += len(lines)
+        next_offset = last + 1
+        tp = TopicPartition(self.config.topic, partition)
+        self.consumer.commit({tp: OffsetAndMetadata(next_offset, "", -1)})
+        self.stats.last_commit = self.clock()
+        self.pending[partition] = Pending()
+
+    def flush_all(self) -> None:
+        for partition in list(self.pending):
+            self.flush(partition)
+
+    def lag(self) -> dict[int, int]:
+        ends = self.consumer.end_offsets(self._partitions)
+        return {tp.partition: max(0, ends[tp] - self.consumer.position(tp))
+                for tp in self._partitions}
+
+    def run(self, until_caught_up: bool = False) -> Stats:
+        self.start()
+        last_report = self.clock()
+        while not self.stopping:
+            got = self.consume_once()
+            now = self.clock()
+            caught_up = False
+            if got == 0 or now - last_report >= self.config.progress_every_s:
+                self.stats.lag = self.lag()
+                caught_up = sum(self.stats.lag.values()) == 0
+            if now - last_report >= self.config.progress_every_s:
+                self._progress()
+                last_report = now
+            if until_caught_up and caught_up:
+                break
+        self.flush_all()
+        self._pool.shutdown()
+        self.stats.lag = self.lag()
+        self._progress()
+        return self.stats
+
+    def _progress(self) -> None:
+        snap = self.stats.snapshot()
+        self.report(f"landed {snap['records']:,} ({snap['quarantined']:,} quarantined) in "
+                    f"{snap['files_committed']:,} files, {snap['records_per_s']:,} records/s, "
+                    f"lag {snap['total_lag']:,}")
+        if self.config.status_path is not None:
+            self.config.status_path.parent.mkdir(parents=True, exist_ok=True)
+            self.config.status_path.write_text(json.dumps(
+                {"topic": self.config.topic, "updated_at": _now_iso(), **snap}, indent=2))
+
+    def stop(self, *_: object) -> None:
+        self.stopping = True
+
+
+def _now_iso() -> str:
+    now = dt.datetime.now(dt.UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def make_consumer(config: LandConfig):
+    from kafka import KafkaConsumer
+
+    require_kafka(config.bootstrap)
+    return KafkaConsumer(
+            bootstrap_servers=config.bootstrap,
+            group_id=config.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=max(config.max_message_bytes * 2, 1024 * 1024) * 8,
+            fetch_max_bytes=64 * 1024 * 1024,
+        )
+
+
+def make_hdfs_client(hdfs_url: str):
+    from hdfs_native import Client
+
+    return Client(hdfs_url)
+
+
+def install_signal_handlers(lander: Lander) -> None:
+    signal.signal(signal.SIGTERM, lander.stop)
+    signal.signal(signal.SIGINT, lander.stop)
+

@@ -1,0 +1,151 @@
+"""Read attempt records from an export file, streamed.
+
+Accepted layouts, detected from the bytes (not the file name): the published export
+(one JSON array, possibly a single multi-MB line), JSON Lines, and gzip of either;
+``-`` reads standard input. Memory stays bounded by the largest single record.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import ijson
+import orjson
+
+from edtrack.errors import UserError
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class InputRecord:
+    """One element of the input: a parsed object, or why it is not one."""
+
+    index: int  # 0-based position among the input's records
+    value: Any = None
+    error: str | None = None
+    raw: str | None = None  # the offending text, for the rejects file
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Input:
+    """An opened input; ``bytes_read`` follows the underlying (compressed) file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.name = "-" if str(path) == "-" else str(path)
+        if self.name == "-":
+            self._raw: BinaryIO = sys.stdin.buffer
+            self.size: int | None = None
+        else:
+            p = Path(path)
+            if not p.is_file():
+                raise UserError(f"Input file {p} does not exist or is not a file; check the path.")
+            self._raw = open(p, "rb")  # noqa: SIM115 - closed by close()
+            self.size = os.path.getsize(p)
+        buffered = io.BufferedReader(self._raw) if not hasattr(self._raw, "peek") else self._raw
+        if buffered.peek(2)[:2] == GZIP_MAGIC:
+            self.stream: BinaryIO = io.BufferedReader(gzip.GzipFile(fileobj=buffered))  # type: ignore[arg-type]
+        else:
+            self.stream = buffered  # type: ignore[assignment]
+        self.layout = self._detect_layout()
+
+    def _detect_layout(self) -> str:
+        head = self.stream.peek(64 * 1024).lstrip(b"\xef\xbb\xbf \t\r\n")
+        if not head:
+            return "empty"
+        return "array" if head[:1] == b"[" else "jsonl"
+
+    @property
+    def bytes_read(self) -> int:
+        try:
+            return self._raw.tell()
+        except (OSError, ValueError):
+            return 0
+
+    def records(self) -> Iterator[InputRecord]:
+        if self.layout == "array":
+            yield from self._array_records()
+        elif self.layout == "jsonl":
+            yield from self._jsonl_records()
+
+    def _array_records(self) -> Iterator[InputRecord]:
+        index = 0
+        try:
+            for value in ijson.items(self.stream, "item", use_float=True):
+                if isinstance(value, dict):
+                    yield InputRecord(index, value)
+                else:
+                    yield InputRecord(index, error=f"array element is a {_type_name(value)}, "
+                                      "not an object", raw=json.dumps(value))
+                index += 1
+        except ijson.JSONError as exc:
+            raise UserError(
+                f"{self.name} is not valid JSON after record {index} ({exc}); "
+                "fix the file or export it again."
+            ) from None
+
+    def _jsonl_records(self) -> Iterator[InputRecord]:
+        index = 0
+        for raw_line in self.stream:
+            line = raw_line.strip()
+            if not line:
+                continue
+            if index == 0 and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                try:  # integers beyond 64 bits are valid JSON that orjson refuses
+                    value = json.loads(line, parse_constant=_reject_constant)
+                except ValueError:
+                    yield InputRecord(index, error=f"line is not valid JSON ({exc})",
+                                      raw=line.decode("utf-8", "replace"))
+                    index += 1
+                    continue
+            if isinstance(value, dict):
+                yield InputRecord(index, value)
+            else:
+                yield InputRecord(index, error=f"line holds a {_type_name(value)}, not an object",
+                                  raw=line.decode("utf-8", "replace"))
+            index += 1
+
+    def close(self) -> None:
+        if self._raw is not sys.stdin.buffer:
+            self._raw.close()
+
+    def __enter__(self) -> Input:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def compact(value: dict[str, Any]) -> bytes:
+    """The record's compact JSON (UTF-8, key order kept)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # e.g. integers beyond 64 bits
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

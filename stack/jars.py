@@ -1,0 +1,79 @@
+"""JVM dependencies: Maven fetches them from the committed poms, once.
+
+``mvn dependency:copy-dependencies`` copies each pom's jars into ``<cache>/jars/<name>``.
+A stamp holding the pom's hash makes a second ``stack up`` skip Maven entirely; Maven's
+own ``~/.m2`` cache makes a re-fetch after a pom change download only what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+from edtrack.errors import UserError
+
+MAVEN_DIR = Path(__file__).resolve().parent / "maven"
+POMS = {"kafka": MAVEN_DIR / "kafka.pom.xml", "hdfs": MAVEN_DIR / "hdfs.pom.xml"}
+STAMP = ".edtrack-stamp"
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def is_fetched(jars_dir: Path, name: str) -> bool:
+    stamp = jars_dir / name / STAMP
+    return stamp.exists() and stamp.read_text().strip() == _digest(POMS[name])
+
+
+def fetch(jars_dir: Path, name: str, log) -> Path:
+    """Make sure ``jars_dir/name`` holds the jars of pom ``name``; return that folder."""
+    target = jars_dir / name
+    if is_fetched(jars_dir, name):
+        return target
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise UserError(
+            "Maven ('mvn') is needed once to fetch the stack's jars: install it "
+            "(apt-get install maven) and run the command again."
+        )
+    log(f"fetching {name} jars with Maven into {target} (once)")
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    cmd = [
+        mvn, "-B", "-q", "-f", str(POMS[name]),
+        "dependency:copy-dependencies", f"-DoutputDirectory={target}",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
+        raise UserError(
+            f"Maven could not fetch the {name} jars (is Maven Central reachable?).", detail=tail
+        )
+    (target / STAMP).write_text(_digest(POMS[name]))
+    return target
+
+
+def compile_java(source: Path, classpath: str, classes_dir: Path, java_home: Path) -> Path:
+    """Compile one launcher class once (recompiled when its source changes)."""
+    stamp = classes_dir / (source.stem + ".stamp")
+    if stamp.exists() and stamp.read_text() == _digest(source):
+        return classes_dir
+    javac = java_home / "bin" / "javac"
+    if not javac.exists():
+        raise UserError(
+            f"A JDK (javac) is needed to build the metastore launcher; {javac} is missing: "
+            "install openjdk-17-jdk-headless or point JAVA_HOME at a JDK."
+        )
+    classes_dir.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [str(javac), "-d", str(classes_dir), "-cp", classpath, str(source)],
+        capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise UserError(f"Could not compile {source.name}.", detail=result.stderr[-2000:])
+    stamp.write_text(_digest(source))
+    return classes_dir

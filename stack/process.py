@@ -1,0 +1,146 @@
+"""Start, find and stop the stack's own processes, by pid and start time.
+
+A pid file alone could point at an unrelated process after a reboot; each record keeps
+the process's creation time too, and a process counts as ours only if both match.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    name: str
+    pid: int
+    create_time: float
+    cmd: list[str]
+    log: str
+
+
+def record_path(run_dir: Path, name: str) -> Path:
+    return run_dir / f"{name}.json"
+
+
+def read_record(run_dir: Path, name: str) -> ProcessRecord | None:
+    path = record_path(run_dir, name)
+    try:
+        return ProcessRecord(**json.loads(path.read_text()))
+    except (FileNotFoundError, ValueError, TypeError):
+        return None
+
+
+def live_process(record: ProcessRecord | None) -> psutil.Process | None:
+    """The running process behind ``record``, or None if it is gone (or not ours)."""
+    if record is None:
+        return None
+    try:
+        proc = psutil.Process(record.pid)
+        if abs(proc.create_time() - record.create_time) > 0.5:
+            return None
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return proc
+    except psutil.Error:
+        return None
+
+
+def rss_bytes(proc: psutil.Process) -> int:
+    """Resident memory of a process and its children (spark-submit may fork)."""
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def spawn(
+    name: str,
+    cmd: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    log_path: Path,
+    run_dir: Path,
+) -> ProcessRecord:
+    """Start ``cmd`` detached (own session, survives the CLI) and record it."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        log.write(f"\n==== edtrack: starting {name} at {time.strftime('%Y-%m-%dT%H:%M:%S')}\n".encode())
+        log.flush()
+        popen = subprocess.Popen(
+            list(cmd),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(env),
+            cwd=cwd,
+            start_new_session=True,
+        )
+    record = ProcessRecord(
+        name=name,
+        pid=popen.pid,
+        create_time=psutil.Process(popen.pid).create_time(),
+        cmd=list(cmd),
+        log=str(log_path),
+    )
+    record_path(run_dir, name).write_text(json.dumps(asdict(record)))
+    return record
+
+
+def stop(record: ProcessRecord, run_dir: Path, timeout_s: float = 30.0) -> bool:
+    """SIGTERM the recorded process group, SIGKILL what is left after ``timeout_s``.
+
+    Returns True if a live process was stopped. Removes the record either way.
+    """
+    proc = live_process(record)
+    stopped = False
+    if proc is not None:
+        victims = [proc, *proc.children(recursive=True)]
+        _signal_group(record.pid, signal.SIGTERM)
+        _, alive = psutil.wait_procs(victims, timeout=timeout_s)
+        if alive:
+            _signal_group(record.pid, signal.SIGKILL)
+            for p in alive:
+                try:
+                    p.kill()
+                except psutil.Error:
+                    pass
+            psutil.wait_procs(alive, timeout=10)
+        stopped = True
+    record_path(run_dir, record.name).unlink(missing_ok=True)
+    return stopped
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)  # spawn() made each service the leader of its own group
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 64 * 1024))
+            data = f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return f"(no log at {path})"
+    return "\n".join(data.splitlines()[-lines:])
