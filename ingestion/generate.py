@@ -90,7 +90,7 @@ def make_exams(rng: random.Random, n_exams: int = 100, shared_names: int = 4) ->
             correct = tuple(sorted(rng.sample(range(n_options), n_correct)))
             questions.append(Question(_uuid(rng), n_options, correct))
         exams.append(Exam(_uuid(rng), names[rank], tuple(questions),
-                          weight=1.0 / (rank + 1) ** 1.1, skill=rng.uniform(0.45, 0.9)))
+                          weight=1.0 / (rank + 1) ** 0.8, skill=rng.uniform(0.45, 0.9)))
     # A few exam names belong to two base_exam_ids; the twins reuse the question ids,
     # so a question is only unique together with its exam id.
     for twin_of in rng.sample(exams[:distinct], shared_names):

@@ -23,6 +23,7 @@ import orjson
 from edtrack.errors import UserError
 
 GZIP_MAGIC = b"\x1f\x8b"
+BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,9 @@ class Input:
         self.layout = self._detect_layout()
 
     def _detect_layout(self) -> str:
-        head = self.stream.peek(64 * 1024).lstrip(b"\xef\xbb\xbf \t\r\n")
+        if self.stream.peek(3)[:3] == BOM:
+            self.stream.read(3)
+        head = self.stream.peek(64 * 1024).lstrip(b" \t\r\n")
         if not head:
             return "empty"
         return "array" if head[:1] == b"[" else "jsonl"
@@ -101,18 +104,15 @@ class Input:
             line = raw_line.strip()
             if not line:
                 continue
-            if index == 0 and line.startswith(b"\xef\xbb\xbf"):
-                line = line[3:]
             try:
-                value = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                try:  # integers beyond 64 bits are valid JSON that orjson refuses
-                    value = json.loads(line, parse_constant=_reject_constant)
-                except ValueError:
-                    yield InputRecord(index, error=f"line is not valid JSON ({exc})",
-                                      raw=line.decode("utf-8", "replace"))
-                    index += 1
-                    continue
+                # The standard parser: orjson would turn integers beyond 64 bits into
+                # floats, silently changing the record.
+                value = json.loads(line, parse_constant=_reject_constant)
+            except ValueError as exc:
+                yield InputRecord(index, error=f"line is not valid JSON ({exc})",
+                                  raw=line.decode("utf-8", "replace"))
+                index += 1
+                continue
             if isinstance(value, dict):
                 yield InputRecord(index, value)
             else:

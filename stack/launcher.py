@@ -260,7 +260,9 @@ class Stack:
         self.log("formatting Kafka storage (once)")
         self._run_once("kafka-format", self.kafka_cmd(
             "kafka.tools.StorageTool", "format", "--standalone", "--ignore-formatted",
-            "-t", id_file.read_text().strip(), "-c", str(kdir / "server.properties"),
+            # '=' form: a base64 id may start with '-'
+            f"--cluster-id={id_file.read_text().strip()}",
+            f"--config={kdir / 'server.properties'}",
         ))
 
     def _format_namenode(self) -> None:

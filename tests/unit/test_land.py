@@ -1,0 +1,130 @@
+import json
+
+import pytest
+
+from ingestion.catalog import QUARANTINE_TABLE, RAW_TABLE, Tables
+from ingestion.envelope import LandedFile
+from ingestion.land import HdfsStore, LandConfig, Lander, Pending
+
+from .fakes import FakeCatalog, FakeConsumer, FakeHdfs
+
+TOPIC = "assessment-attempts"
+DAY1 = 1516717442735  # 2018-01-23
+DAY2 = DAY1 + 86_400_000  # 2018-01-24
+TABLES = Tables("hdfs://test", "/edtrack/raw")
+
+
+def attempt(i: int) -> bytes:
+    return json.dumps({"keen_id": f"id{i}", "n": i}).encode()
+
+
+def landed_rows(fs: FakeHdfs) -> dict[str, list[dict]]:
+    rows: dict[str, list[dict]] = {RAW_TABLE: [], QUARANTINE_TABLE: []}
+    for path, data in fs.files.items():
+        for table in rows:
+            if path.startswith(f"{TABLES.dir(table)}/"):
+                rows[table].extend(json.loads(line) for line in data.splitlines())
+    return rows
+
+
+def make_lander(consumer, fs, **config):
+    config = LandConfig(bootstrap="unused", topic=TOPIC, write_threads=2, **config)
+    return Lander(config, consumer, HdfsStore(fs, TABLES), FakeCatalog(), report=lambda _: None)
+
+
+def test_every_message_lands_once_in_raw_or_quarantine_and_offsets_are_committed():
+    messages = {
+        0: [(DAY1, attempt(0)), (DAY1, b"not json"), (DAY2, attempt(2)), (DAY1, None)],
+        1: [(DAY2, attempt(10)), (DAY2, b'{"no_key": 1}')],
+    }
+    consumer = FakeConsumer(TOPIC, messages)
+    fs = FakeHdfs()
+    lander = make_lander(consumer, fs)
+    lander.run(until_caught_up=True)
+    rows = landed_rows(fs)
+    raw = sorted((r["kafka_partition"], r["kafka_offset"]) for r in rows[RAW_TABLE])
+    bad = sorted((r["kafka_partition"], r["kafka_offset"], r["error"][:8])
+                 for r in rows[QUARANTINE_TABLE])
+    assert raw == [(0, 0), (0, 2), (1, 0)]
+    assert bad == [(0, 1, "not JSON"), (0, 3, "empty me"), (1, 1, "no keen_")]
+    assert {0: 4} in consumer.commits
+    assert {1: 2} in consumer.commits
+    assert not [p for p in fs.files if p.startswith(TABLES.tmp_dir)]
+
+
+def test_a_batch_over_two_dates_is_one_file_per_date_named_as_parts_of_the_batch():
+    consumer = FakeConsumer(TOPIC, {0: [(DAY1, attempt(0)), (DAY2, attempt(1)),
+                                        (DAY1, attempt(2))]})
+    fs = FakeHdfs()
+    make_lander(consumer, fs).run(until_caught_up=True)
+    names = sorted(fs.files)
+    prefix = f"{TABLES.dir(RAW_TABLE)}/kafka_date="
+    assert names == [
+        f"{prefix}2018-01-23/{LandedFile(TOPIC, 0, 0, 2, 1, 2).name}",
+        f"{prefix}2018-01-24/{LandedFile(TOPIC, 0, 0, 2, 2, 2).name}",
+    ]
+    day1 = [json.loads(line)["kafka_offset"] for line in fs.files[names[0]].splitlines()]
+    assert day1 == [0, 2]
+
+
+def test_offsets_are_committed_only_after_every_part_is_renamed():
+    events: list[str] = []
+    fs = FakeHdfs()
+    consumer = FakeConsumer(TOPIC, {0: [(DAY1, attempt(0)), (DAY2, attempt(1))]})
+    rename, commit = fs.rename, consumer.commit
+    fs.rename = lambda s, d, overwrite=False: (events.append("rename"), rename(s, d))[1]
+    consumer.commit = lambda offsets: (events.append("commit"), commit(offsets))[1]
+    make_lander(consumer, fs).run(until_caught_up=True)
+    assert events == ["rename", "rename", "commit"]
+
+
+def test_recovery_resumes_after_the_last_complete_batch_and_drops_a_partial_one():
+    fs = FakeHdfs()
+    store = HdfsStore(fs, TABLES)
+    base = f"{TABLES.dir(RAW_TABLE)}/kafka_date=2018-01-23"
+    fs.files[f"{base}/{LandedFile(TOPIC, 0, 0, 9, 1, 1).name}"] = b""
+    partial = f"{base}/{LandedFile(TOPIC, 0, 10, 19, 1, 2).name}"
+    fs.files[partial] = b""
+    fs.files[f"{TABLES.dir(QUARANTINE_TABLE)}/kafka_date=2018-01-23/"
+             f"{LandedFile(TOPIC, 1, 0, 4, 2, 2).name}"] = b""
+    fs.files[f"{base}/{LandedFile(TOPIC, 1, 0, 4, 1, 2).name}"] = b""
+    fs.files[f"{base}/{LandedFile('other-topic', 0, 0, 99, 1, 1).name}"] = b""
+    assert store.recover(TOPIC) == {0: 10, 1: 5}
+    assert partial not in fs.files
+
+
+def test_orphaned_temporary_files_are_removed_on_start():
+    fs = FakeHdfs()
+    fs.files[f"{TABLES.tmp_dir}/x.jsonl.abc"] = b"half a batch"
+    assert HdfsStore(fs, TABLES).clean_tmp() == 1
+    assert fs.files == {}
+
+
+def test_a_restarted_lander_lands_nothing_twice():
+    messages = {0: [(DAY1, attempt(i)) for i in range(7)]}
+    fs = FakeHdfs()
+    make_lander(FakeConsumer(TOPIC, messages), fs, batch_records=3).run(until_caught_up=True)
+    messages[0].extend((DAY2, attempt(i)) for i in range(7, 9))
+    make_lander(FakeConsumer(TOPIC, messages), fs, batch_records=3).run(until_caught_up=True)
+    offsets = sorted(r["kafka_offset"] for r in landed_rows(fs)[RAW_TABLE])
+    assert offsets == list(range(9))
+
+
+@pytest.mark.parametrize(
+    ("limits", "adds", "now", "full"),
+    [
+        pytest.param({"batch_records": 2}, 2, 0.0, True, id="records-reached"),
+        pytest.param({"batch_records": 3}, 2, 0.0, False, id="records-not-reached"),
+        pytest.param({"batch_bytes": 10}, 1, 0.0, True, id="bytes-reached"),
+        pytest.param({"batch_age_s": 5.0}, 1, 5.0, True, id="age-reached"),
+        pytest.param({"batch_age_s": 5.0}, 1, 4.9, False, id="age-not-reached"),
+        pytest.param({}, 0, 99.0, False, id="empty-never-full"),
+    ],
+)
+def test_batches_close_by_records_bytes_or_age(limits, adds, now, full):
+    config = LandConfig(bootstrap="unused", **{"batch_records": 100, "batch_bytes": 10**6,
+                                               "batch_age_s": 60.0, **limits})
+    pending = Pending()
+    for i in range(adds):
+        pending.add(i, (RAW_TABLE, "2018-01-23"), b"x" * 12, now=0.0)
+    assert pending.full(config, now) is full

@@ -1,0 +1,75 @@
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from stack.config import from_env
+from stack.launcher import RENDERED, kafka_cluster_id, render_configs
+
+
+@pytest.fixture
+def rendered(tmp_path: Path) -> Path:
+    config = from_env({"EDTRACK_PORT_OFFSET": "1000"}, state_dir=tmp_path)
+    render_configs(config)
+    return tmp_path
+
+
+def hadoop_properties(path: Path) -> dict[str, str]:
+    root = ET.parse(path).getroot()
+    return {p.findtext("name"): p.findtext("value") for p in root.iter("property")}
+
+
+def properties(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines()
+             if line and not line.startswith("#") and "=" in line)
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def test_every_template_is_rendered(rendered: Path):
+    for _, relative in RENDERED:
+        assert (rendered / relative).stat().st_size > 0, relative
+
+
+def test_kafka_listens_on_loopback_in_kraft_combined_mode(rendered: Path):
+    props = properties(rendered / "kafka/server.properties")
+    assert props["process.roles"] == "broker,controller"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:10092,CONTROLLER://127.0.0.1:10093"
+    assert props["controller.quorum.bootstrap.servers"] == "127.0.0.1:10093"
+    assert props["log.dirs"] == str(rendered / "kafka" / "data")
+    assert props["auto.create.topics.enable"] == "false"
+
+
+def test_hdfs_daemons_bind_every_address_to_loopback(rendered: Path):
+    props = hadoop_properties(rendered / "hdfs/conf/hdfs-site.xml")
+    for key in ("dfs.namenode.rpc-address", "dfs.namenode.http-address",
+                "dfs.datanode.address", "dfs.datanode.http.address", "dfs.datanode.ipc.address"):
+        assert props[key].startswith("127.0.0.1:"), key
+    assert props["dfs.namenode.rpc-address"] == "127.0.0.1:9020"
+    assert props["dfs.replication"] == "1"
+    core = hadoop_properties(rendered / "hdfs/conf/core-site.xml")
+    assert core["fs.defaultFS"] == "hdfs://127.0.0.1:9020"
+
+
+def test_metastore_and_spark_share_one_metastore_and_an_hdfs_warehouse(rendered: Path):
+    for relative in ("metastore/conf/hive-site.xml", "spark/conf/hive-site.xml"):
+        props = hadoop_properties(rendered / relative)
+        assert props["hive.metastore.uris"] == "thrift://127.0.0.1:10083"
+        assert props["hive.metastore.warehouse.dir"] == "hdfs://127.0.0.1:9020/warehouse"
+        assert props["hive.async.log.enabled"] == "false"
+    derby = hadoop_properties(rendered / "metastore/conf/hive-site.xml")
+    assert str(rendered / "metastore" / "metastore_db") in derby["javax.jdo.option.ConnectionURL"]
+    spark = (rendered / "spark/conf/spark-defaults.conf").read_text()
+    assert "spark.sql.warehouse.dir                   hdfs://127.0.0.1:9020/warehouse" in spark
+    assert "spark.driver.bindAddress                  127.0.0.1" in spark
+
+
+def test_webapps_exist_for_the_hdfs_http_servers(rendered: Path):
+    for app in ("hdfs", "datanode"):
+        assert (rendered / "hdfs/webapps" / app / "WEB-INF/web.xml").exists()
+
+
+def test_kafka_cluster_ids_are_22_urlsafe_characters_and_random():
+    ids = {kafka_cluster_id() for _ in range(50)}
+    assert len(ids) == 50
+    assert all(len(i) == 22 and set(i) <= set(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") for i in ids)

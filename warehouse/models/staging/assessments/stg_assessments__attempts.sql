@@ -1,0 +1,93 @@
+-- grain: one row per attempt (distinct keen_id); the earliest Kafka offset wins
+
+with
+
+source as (
+
+    select * from {{ source('assessments', 'assessment_attempts') }}
+
+),
+
+parsed as (
+
+    select
+        kafka_topic,
+        kafka_partition,
+        kafka_offset,
+        kafka_timestamp,
+        kafka_date,
+        ingested_at,
+        from_json(payload, '{{ assessment_attempt_schema() | replace("\n", " ") }}') as attempt
+    from source
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by attempt.keen_id
+            order by kafka_timestamp, kafka_partition, kafka_offset
+        ) as copy_number,
+        count(*) over (partition by attempt.keen_id) as copies_in_raw
+    from parsed
+    where attempt.keen_id is not null
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        attempt.keen_id as attempt_id,
+        attempt.user_exam_id,
+        attempt.base_exam_id,
+        attempt.sequences.id as sequence_id,
+
+        -- strings
+        attempt.exam_name,
+
+        -- numerics
+        cast(attempt.max_attempts as double) as max_attempts,
+        attempt.sequences.attempt as attempt_number,
+        size(attempt.sequences.questions) as question_count,
+        attempt.sequences.counts.total as counts_total,
+        attempt.sequences.counts.correct as counts_correct,
+        attempt.sequences.counts.incorrect as counts_incorrect,
+        attempt.sequences.counts.incomplete as counts_incomplete,
+        attempt.sequences.counts.submitted as counts_submitted,
+        attempt.sequences.counts.unanswered as counts_unanswered,
+        copies_in_raw,
+
+        -- booleans
+        case lower(attempt.certification)
+            when 'true' then true
+            when 'false' then false
+        end as is_certification,
+        attempt.sequences.counts.all_correct as counts_all_correct,
+        attempt.sequences.counts is not null as has_counts,
+        attempt.base_exam_id = 'example-id' as is_test_record,
+
+        -- timestamps
+        {{ epoch_to_timestamp('attempt.keen_timestamp') }} as submitted_at,
+        {{ epoch_to_timestamp('attempt.keen_created_at') }} as created_at,
+        cast(attempt.started_at as timestamp) as started_at,
+
+        -- nested, flattened downstream
+        attempt.sequences.questions as questions,
+
+        -- loader metadata
+        kafka_topic,
+        kafka_partition,
+        kafka_offset,
+        kafka_timestamp,
+        kafka_date,
+        ingested_at
+
+    from ranked
+    where copy_number = 1
+
+)
+
+select * from renamed
