@@ -49,10 +49,19 @@ class Group(click.Group):
 
 
 @click.group(cls=Group)
-@click.option("--state-dir", envvar="EDTRACK_STATE_DIR", type=click.Path(file_okay=False),
-              help="Where the local stack keeps data, logs and pids (default: .state).")
-@click.option("--port-offset", envvar="EDTRACK_PORT_OFFSET", type=int, default=None,
-              help="Shift every default port by this much (a private stack).")
+@click.option(
+    "--state-dir",
+    envvar="EDTRACK_STATE_DIR",
+    type=click.Path(file_okay=False),
+    help="Where the local stack keeps data, logs and pids (default: .state).",
+)
+@click.option(
+    "--port-offset",
+    envvar="EDTRACK_PORT_OFFSET",
+    type=int,
+    default=None,
+    help="Shift every default port by this much (a private stack).",
+)
 @click.version_option(package_name="edtrack")
 @click.pass_context
 def main(ctx: click.Context, state_dir: str | None, port_offset: int | None) -> None:
@@ -99,9 +108,17 @@ def _print_status(obj: Context, fmt: str) -> bool:
     else:
         from tabulate import tabulate
 
-        table = [[r["service"], r["pid"] or "-", r["port"], "healthy" if r["healthy"] else "DOWN",
-                  f"{r['rss_mb']} MB" if r["rss_mb"] is not None else "-", r["detail"]]
-                 for r in rows]
+        table = [
+            [
+                r["service"],
+                r["pid"] or "-",
+                r["port"],
+                "healthy" if r["healthy"] else "DOWN",
+                f"{r['rss_mb']} MB" if r["rss_mb"] is not None else "-",
+                r["detail"],
+            ]
+            for r in rows
+        ]
         click.echo(tabulate(table, headers=["service", "pid", "port", "health", "rss", "detail"]))
         total = sum(r["rss_mb"] or 0 for r in rows)
         click.echo(f"total rss: {total} MB; state: {obj.stack.state_dir}")
@@ -144,10 +161,19 @@ def stack_env(obj: Context) -> None:
 @main.command()
 @click.option("--count", type=click.IntRange(min=0), required=True, help="Records to write.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False), required=True,
-              help=".json (export layout), .jsonl, or either + .gz")
-@click.option("--format", "fmt", type=click.Choice(["array", "jsonl"]), default=None,
-              help="Default: from the file name.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help=".json (export layout), .jsonl, or either + .gz",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["array", "jsonl"]),
+    default=None,
+    help="Default: from the file name.",
+)
 def generate(count: int, seed: int, output: str, fmt: str | None) -> None:
     """Write synthetic attempts with the shape and quirks of the real export."""
     from tqdm import tqdm
@@ -155,8 +181,9 @@ def generate(count: int, seed: int, output: str, fmt: str | None) -> None:
     from ingestion import generate as gen
 
     t0 = time.monotonic()
-    with tqdm(total=count, unit="rec", desc="generate", file=sys.stderr,
-              mininterval=2, disable=None) as bar:
+    with tqdm(
+        total=count, unit="rec", desc="generate", file=sys.stderr, mininterval=2, disable=None
+    ) as bar:
         n = gen.write(gen.generate(count, seed), Path(output), fmt, progress=bar.update)
     click.echo(f"wrote {n:,} records to {output} in {time.monotonic() - t0:.1f} s", err=True)
 
@@ -164,30 +191,53 @@ def generate(count: int, seed: int, output: str, fmt: str | None) -> None:
 @main.command()
 @click.argument("file", default="-")
 @click.option("--topic", default="assessment-attempts", show_default=True)
-@click.option("--partitions", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Partitions when the topic is created.")
+@click.option(
+    "--partitions",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Partitions when the topic is created.",
+)
 @click.option("--strict", is_flag=True, help="Stop at the first record that is not an object.")
-@click.option("--rejects", type=click.Path(dir_okay=False), default=None,
-              help="Where rejected records go (default: FILE.rejects.jsonl).")
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where rejected records go (default: FILE.rejects.jsonl).",
+)
 @click.pass_obj
-def publish(obj: Context, file: str, topic: str, partitions: int, strict: bool,
-            rejects: str | None) -> None:
+def publish(
+    obj: Context, file: str, topic: str, partitions: int, strict: bool, rejects: str | None
+) -> None:
     """Publish FILE (export JSON array, JSON Lines, gzip, or - for stdin) to Kafka."""
     from tqdm import tqdm
 
     from ingestion.publish import PublishConfig, PublishFailed
     from ingestion.publish import publish as run_publish
 
-    config = PublishConfig(bootstrap=obj.stack.kafka_bootstrap, topic=topic,
-                           partitions=partitions, strict=strict,
-                           rejects_path=Path(rejects) if rejects else None)
+    config = PublishConfig(
+        bootstrap=obj.stack.kafka_bootstrap,
+        topic=topic,
+        partitions=partitions,
+        strict=strict,
+        rejects_path=Path(rejects) if rejects else None,
+    )
     total = os.path.getsize(file) if file != "-" and os.path.isfile(file) else None
-    with tqdm(total=total, unit="B", unit_scale=True, desc="publish", file=sys.stderr,
-              mininterval=2, disable=None) as bar:
+    with tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        desc="publish",
+        file=sys.stderr,
+        mininterval=2,
+        disable=None,
+    ) as bar:
+
         def progress(records: int, read: int) -> None:
             if records % 1000 == 0:
                 bar.set_postfix(records=f"{records:,}", refresh=False)
                 bar.update(read - bar.n)
+
         try:
             summary = run_publish(file, config, progress=progress)
         except PublishFailed as failed:
@@ -200,16 +250,31 @@ def publish(obj: Context, file: str, topic: str, partitions: int, strict: bool,
 @click.option("--until-caught-up", is_flag=True, help="Exit 0 once the lag is zero.")
 @click.option("--topic", default="assessment-attempts", show_default=True)
 @click.option("--batch-records", type=click.IntRange(min=1), default=20_000, show_default=True)
-@click.option("--batch-bytes", type=click.IntRange(min=1), default=64 * 1024 * 1024,
-              show_default=True)
+@click.option(
+    "--batch-bytes", type=click.IntRange(min=1), default=64 * 1024 * 1024, show_default=True
+)
 @click.option("--batch-age", type=float, default=10.0, show_default=True, help="Seconds.")
-@click.option("--max-message-bytes", type=click.IntRange(min=1), default=1024 * 1024,
-              show_default=True, help="Larger messages are quarantined.")
-@click.option("--root", default="/edtrack/raw", show_default=True,
-              help="HDFS folder of the raw tables.")
+@click.option(
+    "--max-message-bytes",
+    type=click.IntRange(min=1),
+    default=1024 * 1024,
+    show_default=True,
+    help="Larger messages are quarantined.",
+)
+@click.option(
+    "--root", default="/edtrack/raw", show_default=True, help="HDFS folder of the raw tables."
+)
 @click.pass_obj
-def land(obj: Context, until_caught_up: bool, topic: str, batch_records: int,
-         batch_bytes: int, batch_age: float, max_message_bytes: int, root: str) -> None:
+def land(
+    obj: Context,
+    until_caught_up: bool,
+    topic: str,
+    batch_records: int,
+    batch_bytes: int,
+    batch_age: float,
+    max_message_bytes: int,
+    root: str,
+) -> None:
     """Land messages from Kafka into raw.assessment_attempts on HDFS, exactly once."""
     from edtrack import sql
     from ingestion import land as landing
@@ -217,16 +282,24 @@ def land(obj: Context, until_caught_up: bool, topic: str, batch_records: int,
 
     cfg = obj.stack
     config = landing.LandConfig(
-        bootstrap=cfg.kafka_bootstrap, topic=topic, batch_records=batch_records,
-        batch_bytes=batch_bytes, batch_age_s=batch_age, max_message_bytes=max_message_bytes,
+        bootstrap=cfg.kafka_bootstrap,
+        topic=topic,
+        batch_records=batch_records,
+        batch_bytes=batch_bytes,
+        batch_age_s=batch_age,
+        max_message_bytes=max_message_bytes,
         status_path=cfg.run_dir / "lander-status.json",
     )
     tables = Tables(cfg.hdfs_url, root)
     connection = sql.connect(cfg.host, cfg.ports["thrift"])
     consumer = landing.make_consumer(config)
     try:
-        lander = landing.Lander(config, consumer, landing.HdfsStore(
-            landing.make_hdfs_client(cfg.hdfs_url), tables), Catalog(connection, tables))
+        lander = landing.Lander(
+            config,
+            consumer,
+            landing.HdfsStore(landing.make_hdfs_client(cfg.hdfs_url), tables),
+            Catalog(connection, tables),
+        )
         landing.install_signal_handlers(lander)
         lander.run(until_caught_up=until_caught_up)
     finally:
@@ -239,8 +312,13 @@ def land(obj: Context, until_caught_up: bool, topic: str, batch_records: int,
 
 @main.command("sql")
 @click.argument("statement", required=False)
-@click.option("-f", "--file", "sql_file", type=click.Path(exists=True, dir_okay=False),
-              help="Read the statement from a file.")
+@click.option(
+    "-f",
+    "--file",
+    "sql_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Read the statement from a file.",
+)
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
 @click.pass_obj
 def sql_command(obj: Context, statement: str | None, sql_file: str | None, fmt: str) -> None:
@@ -262,8 +340,13 @@ def sql_command(obj: Context, statement: str | None, sql_file: str | None, fmt: 
 
 
 @main.command()
-@click.option("--input", "input_path", type=click.Path(), default=None,
-              help="A real export to use instead of generated attempts.")
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(),
+    default=None,
+    help="A real export to use instead of generated attempts.",
+)
 @click.option("--count", type=click.IntRange(min=1), default=3280, show_default=True)
 @click.option("--seed", type=int, default=2018, show_default=True)
 @click.pass_obj

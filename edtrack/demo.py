@@ -60,8 +60,14 @@ def topic_size(bootstrap: str, topic: str) -> int:
 
 def read_query(name: str) -> tuple[str, str]:
     text = (QUERIES_DIR / f"{name}.sql").read_text()
-    question = next((line.split(":", 1)[1].strip() for line in text.splitlines()
-                     if line.startswith("-- question:")), name)
+    question = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in text.splitlines()
+            if line.startswith("-- question:")
+        ),
+        name,
+    )
     return question, text
 
 
@@ -89,8 +95,10 @@ def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int)
 
     existing = topic_size(config.kafka_bootstrap, DEFAULT_TOPIC)
     if existing:
-        step(f"Topic {DEFAULT_TOPIC} already holds {existing:,} messages: not publishing "
-             "again (use 'edtrack publish FILE' to add more)")
+        step(
+            f"Topic {DEFAULT_TOPIC} already holds {existing:,} messages: not publishing "
+            "again (use 'edtrack publish FILE' to add more)"
+        )
     else:
         step(f"Publishing {path.name} to Kafka topic {DEFAULT_TOPIC}")
         summary = publish(path, PublishConfig(bootstrap=config.kafka_bootstrap))
@@ -98,14 +106,19 @@ def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int)
 
     step("Landing messages on HDFS as raw.assessment_attempts")
     tables = Tables(config.hdfs_url, "/edtrack/raw")
-    land_config = LandConfig(bootstrap=config.kafka_bootstrap,
-                             status_path=config.run_dir / "lander-status.json")
+    land_config = LandConfig(
+        bootstrap=config.kafka_bootstrap, status_path=config.run_dir / "lander-status.json"
+    )
     connection = sql.connect(config.host, config.ports["thrift"])
     consumer = make_consumer(land_config)
     try:
-        lander = Lander(land_config, consumer,
-                        HdfsStore(make_hdfs_client(config.hdfs_url), tables),
-                        Catalog(connection, tables), report=lambda m: click.echo(f"  {m}"))
+        lander = Lander(
+            land_config,
+            consumer,
+            HdfsStore(make_hdfs_client(config.hdfs_url), tables),
+            Catalog(connection, tables),
+            report=lambda m: click.echo(f"  {m}"),
+        )
         lander.run(until_caught_up=True)
     finally:
         consumer.close()
@@ -123,9 +136,13 @@ def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int)
         connection.close()
 
     port = config.ports["thrift"]
-    click.secho(f"\nDone in {time.monotonic() - t0:.0f} s. The stack is still running.",
-                fg="green", bold=True)
-    click.echo(f'Query it:  .venv/bin/edtrack sql "select * from marts.mart_exam_popularity"\n'
-               f"       or:  beeline -u jdbc:hive2://{config.host}:{port}/default\n"
-               f"Stop it:   .venv/bin/edtrack stack down")
-
+    click.secho(
+        f"\nDone in {time.monotonic() - t0:.0f} s. The stack is still running.",
+        fg="green",
+        bold=True,
+    )
+    click.echo(
+        f'Query it:  .venv/bin/edtrack sql "select * from marts.mart_exam_popularity"\n'
+        f"       or:  beeline -u jdbc:hive2://{config.host}:{port}/default\n"
+        f"Stop it:   .venv/bin/edtrack stack down"
+    )

@@ -34,8 +34,7 @@ def connect(host: str, port: int, username: str = "edtrack", password: str | Non
 
     auth = "LDAP" if password else None
     try:
-        return hive.connect(host=host, port=port, username=username, password=password,
-                            auth=auth)
+        return hive.connect(host=host, port=port, username=username, password=password, auth=auth)
     except Exception as exc:  # thrift raises TTransportException, sasl its own
         raise ServiceUnavailable(
             f"The Spark Thrift Server at {host}:{port} is not answering "
@@ -90,7 +89,8 @@ def render(result: Result, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(
             [{k: _jsonable(v) for k, v in row.items()} for row in result.records()],
-            indent=2, default=str,
+            indent=2,
+            default=str,
         )
     if fmt == "csv":
         out = io.StringIO()
@@ -101,6 +101,11 @@ def render(result: Result, fmt: str) -> str:
     if fmt == "table":
         from tabulate import tabulate
 
-        return tabulate(result.rows, headers=result.columns, tablefmt="simple",
-                        missingval="NULL", disable_numparse=True)
+        return tabulate(
+            result.rows,
+            headers=result.columns,
+            tablefmt="simple",
+            missingval="NULL",
+            disable_numparse=True,
+        )
     raise UserError(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")

@@ -52,8 +52,11 @@ class Tables:
 def create_table_sql(table: str, location: str, quarantine: bool) -> str:
     columns = COMMON_COLUMNS + (QUARANTINE_COLUMNS if quarantine else ()) + (PARTITION_COLUMN,)
     body = ",\n  ".join(f"{name} {kind} comment {quote(doc)}" for name, kind, doc in columns)
-    what = ("Messages that could not be landed as attempts, with the reason" if quarantine
-            else "Every landed assessment attempt message, one row per Kafka message")
+    what = (
+        "Messages that could not be landed as attempts, with the reason"
+        if quarantine
+        else "Every landed assessment attempt message, one row per Kafka message"
+    )
     return (
         f"create table if not exists {SCHEMA}.{table} (\n  {body}\n)\n"
         f"using json\npartitioned by ({PARTITION_COLUMN[0]})\n"
@@ -77,8 +80,9 @@ class Catalog:
     def ensure_tables(self) -> None:
         sql.run(self.connection, f"create database if not exists {SCHEMA}")
         for table, quarantine in ((RAW_TABLE, False), (QUARANTINE_TABLE, True)):
-            sql.run(self.connection,
-                    create_table_sql(table, self.tables.location(table), quarantine))
+            sql.run(
+                self.connection, create_table_sql(table, self.tables.location(table), quarantine)
+            )
 
     def add_partition(self, table: str, date: str) -> None:
         if (table, date) in self._registered:

@@ -44,8 +44,10 @@ class LandedFile:
 
     @property
     def name(self) -> str:
-        return (f"{self.topic}+{self.partition}+{self.first:0{OFFSET_DIGITS}d}"
-                f"+{self.last:0{OFFSET_DIGITS}d}.{self.part}of{self.parts}.jsonl")
+        return (
+            f"{self.topic}+{self.partition}+{self.first:0{OFFSET_DIGITS}d}"
+            f"+{self.last:0{OFFSET_DIGITS}d}.{self.part}of{self.parts}.jsonl"
+        )
 
     @property
     def batch(self) -> tuple[str, int, int, int]:
@@ -57,8 +59,14 @@ class LandedFile:
         if match is None:
             return None
         try:
-            return cls(match["topic"], int(match["partition"]), int(match["first"]),
-                       int(match["last"]), int(match["part"]), int(match["parts"]))
+            return cls(
+                match["topic"],
+                int(match["partition"]),
+                int(match["first"]),
+                int(match["last"]),
+                int(match["part"]),
+                int(match["parts"]),
+            )
         except ValueError:
             return None
 

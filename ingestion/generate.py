@@ -42,13 +42,26 @@ NULL_CERTIFICATION_RATE = 0.06
 # Relative activity per UTC hour: quiet at night, busiest in the afternoon.
 HOUR_WEIGHTS = [2, 1, 1, 1, 1, 2, 3, 5, 7, 9, 10, 11, 12, 13, 14, 15, 15, 14, 12, 10, 8, 6, 4, 3]
 TOPICS = [
-    "Learning Git", "Introduction to Python", "Intermediate Python Programming",
-    "Learning to Program with R", "Introduction to Java 8", "Learning Eclipse",
-    "Software Architecture Fundamentals", "Introduction to Machine Learning",
-    "Normal Forms and All That Jazz", "Beginning C# Programming", "Learning SQL",
-    "Networking for People Who Hate Networking", "Introduction to Big Data",
-    "Mastering Docker", "Learning Linux Security", "Apache Spark Essentials",
-    "Great Bash", "Practical Data Science", "Reproducible Research", "Kafka Streams",
+    "Learning Git",
+    "Introduction to Python",
+    "Intermediate Python Programming",
+    "Learning to Program with R",
+    "Introduction to Java 8",
+    "Learning Eclipse",
+    "Software Architecture Fundamentals",
+    "Introduction to Machine Learning",
+    "Normal Forms and All That Jazz",
+    "Beginning C# Programming",
+    "Learning SQL",
+    "Networking for People Who Hate Networking",
+    "Introduction to Big Data",
+    "Mastering Docker",
+    "Learning Linux Security",
+    "Apache Spark Essentials",
+    "Great Bash",
+    "Practical Data Science",
+    "Reproducible Research",
+    "Kafka Streams",
 ]
 LEVELS = ["", " Master Class", " Fundamentals", " Advanced", " for Beginners"]
 
@@ -89,13 +102,27 @@ def make_exams(rng: random.Random, n_exams: int = 100, shared_names: int = 4) ->
             n_correct = 1 if rng.random() < 0.8 else min(2, n_options - 1)
             correct = tuple(sorted(rng.sample(range(n_options), n_correct)))
             questions.append(Question(_uuid(rng), n_options, correct))
-        exams.append(Exam(_uuid(rng), names[rank], tuple(questions),
-                          weight=1.0 / (rank + 1) ** 0.8, skill=rng.uniform(0.45, 0.9)))
+        exams.append(
+            Exam(
+                _uuid(rng),
+                names[rank],
+                tuple(questions),
+                weight=1.0 / (rank + 1) ** 0.8,
+                skill=rng.uniform(0.45, 0.9),
+            )
+        )
     # A few exam names belong to two base_exam_ids; the twins reuse the question ids,
     # so a question is only unique together with its exam id.
     for twin_of in rng.sample(exams[:distinct], shared_names):
-        exams.append(Exam(_uuid(rng), twin_of.name, twin_of.questions,
-                          weight=twin_of.weight / 3, skill=rng.uniform(0.45, 0.9)))
+        exams.append(
+            Exam(
+                _uuid(rng),
+                twin_of.name,
+                twin_of.questions,
+                weight=twin_of.weight / 3,
+                skill=rng.uniform(0.45, 0.9),
+            )
+        )
     return exams
 
 
@@ -103,8 +130,9 @@ def _iso_ms(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def _answer(rng: random.Random, q: Question, skill: float, clock: dt.datetime,
-            with_user_fields: bool) -> tuple[dict[str, Any], dt.datetime]:
+def _answer(
+    rng: random.Random, q: Question, skill: float, clock: dt.datetime, with_user_fields: bool
+) -> tuple[dict[str, Any], dt.datetime]:
     roll = rng.random()
     multi = len(q.correct) > 1
     if roll < skill:
@@ -140,8 +168,9 @@ def _answer(rng: random.Random, q: Question, skill: float, clock: dt.datetime,
             option["correct"] = True
         # Real exports order keys differently when an option was answered.
         if touched:
-            option = {k: option[k] for k in ("checked", "at", "id", "submitted", "correct")
-                      if k in option}
+            option = {
+                k: option[k] for k in ("checked", "at", "id", "submitted", "correct") if k in option
+            }
         options.append(option)
     if not with_user_fields:
         return {"options": options, "id": q.id}, clock
@@ -210,8 +239,13 @@ def generate(count: int, seed: int = 0) -> Iterator[dict[str, Any]]:
     rng = random.Random(seed)
     exams = make_exams(rng)
     weights = [e.weight for e in exams]
-    test_exam = Exam(TEST_EXAM_ID, TEST_EXAM_NAME, exams[0].questions[:3] or exams[0].questions,
-                     weight=0, skill=0.5)
+    test_exam = Exam(
+        TEST_EXAM_ID,
+        TEST_EXAM_NAME,
+        exams[0].questions[:3] or exams[0].questions,
+        weight=0,
+        skill=0.5,
+    )
     pending: deque[tuple[int, dict[str, Any]]] = deque()  # (emit at index, record)
     emitted = 0
     while emitted < count:
@@ -238,8 +272,9 @@ def open_output(path: Path) -> IO[str]:
     return open(path, "w", encoding="utf-8")
 
 
-def write(records: Iterator[dict[str, Any]], path: Path, fmt: str | None = None,
-          progress=None) -> int:
+def write(
+    records: Iterator[dict[str, Any]], path: Path, fmt: str | None = None, progress=None
+) -> int:
     """Write records as a JSON array (the export's layout) or JSON Lines.
 
     ``fmt`` defaults from the file name: ``.jsonl`` / ``.jsonl.gz`` give JSON Lines,

@@ -27,8 +27,8 @@ import signal
 import sys
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,8 +107,9 @@ class Stats:
             "quarantined": self.quarantined,
             "files_committed": self.files,
             "records_per_s": round(self.records / elapsed, 1) if elapsed else 0.0,
-            "last_commit_age_s": (round(time.monotonic() - self.last_commit, 1)
-                                  if self.last_commit else None),
+            "last_commit_age_s": (
+                round(time.monotonic() - self.last_commit, 1) if self.last_commit else None
+            ),
             "lag": {str(p): lag for p, lag in sorted(self.lag.items())},
             "total_lag": sum(self.lag.values()),
         }
@@ -134,10 +135,9 @@ class HdfsStore:
             landed = LandedFile.parse(name)
             folder = parent.rpartition("/")[2]
             if landed is not None and folder.startswith(PARTITION_DIR_PREFIX):
-                yield folder[len(PARTITION_DIR_PREFIX):], landed
+                yield folder[len(PARTITION_DIR_PREFIX) :], landed
 
-    def recover(self, topic: str, report: Callable[[str], None] = lambda _: None
-                ) -> dict[int, int]:
+    def recover(self, topic: str, report: Callable[[str], None] = lambda _: None) -> dict[int, int]:
         """Next offset per partition, after its last complete batch.
 
         Parts of incomplete batches (and, defensively, of any batch after the first
@@ -159,8 +159,10 @@ class HdfsStore:
             if partition in resume and first >= resume[partition]:
                 for _, path in files:
                     self.client.delete(path)
-                report(f"removed {len(files)} part(s) of unfinished batch {first}-{last} "
-                       f"of partition {partition}")
+                report(
+                    f"removed {len(files)} part(s) of unfinished batch {first}-{last} "
+                    f"of partition {partition}"
+                )
                 continue
             next_offsets[partition] = max(next_offsets.get(partition, 0), last + 1)
         for partition, first in resume.items():
@@ -195,9 +197,15 @@ class HdfsStore:
 
 
 class Lander:
-    def __init__(self, config: LandConfig, consumer, store: HdfsStore, catalog: Catalog,
-                 clock: Callable[[], float] = time.monotonic,
-                 report: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        config: LandConfig,
+        consumer,
+        store: HdfsStore,
+        catalog: Catalog,
+        clock: Callable[[], float] = time.monotonic,
+        report: Callable[[str], None] | None = None,
+    ) -> None:
         self.config = config
         self.consumer = consumer
         self.store = store
@@ -219,8 +227,10 @@ class Lander:
             self.report(f"removed {removed} orphaned temporary file(s)")
         partitions = self.consumer.partitions_for_topic(self.config.topic)
         if not partitions:
-            raise UserError(f"Topic {self.config.topic!r} does not exist yet: publish "
-                            "attempts first ('edtrack publish FILE').")
+            raise UserError(
+                f"Topic {self.config.topic!r} does not exist yet: publish "
+                "attempts first ('edtrack publish FILE')."
+            )
         self._partitions = [TopicPartition(self.config.topic, p) for p in sorted(partitions)]
         self.consumer.assign(self._partitions)
         next_offsets = self.store.recover(self.config.topic, self.report)
@@ -234,13 +244,16 @@ class Lander:
         for table in (RAW_TABLE, QUARANTINE_TABLE):
             for date in sorted({date for date, _ in self.store.landed(table)}):
                 self.catalog.add_partition(table, date)
-        self.report(f"resuming {self.config.topic} at offsets "
-                    f"{ {p: next_offsets.get(p, 0) for p in sorted(partitions)} }")
+        self.report(
+            f"resuming {self.config.topic} at offsets "
+            f"{ {p: next_offsets.get(p, 0) for p in sorted(partitions)} }"
+        )
 
     # .. the loop ........................................................................
     def consume_once(self) -> int:
-        polled = self.consumer.poll(timeout_ms=self.config.poll_timeout_ms,
-                                    max_records=self.config.batch_records)
+        polled = self.consumer.poll(
+            timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_records
+        )
         now = self.clock()
         ingested_at = _now_iso()
         count = 0
@@ -250,8 +263,9 @@ class Lander:
                 payload, error = classify(message.value, self.config.max_message_bytes)
                 table = RAW_TABLE if error is None else QUARANTINE_TABLE
                 target = (table, partition_date(message.timestamp))
-                pending.add(message.offset, target,
-                            envelope(message, payload, error, ingested_at), now)
+                pending.add(
+                    message.offset, target, envelope(message, payload, error, ingested_at), now
+                )
                 count += 1
         for partition, pending in self.pending.items():
             if pending.full(self.config, now):
@@ -268,8 +282,12 @@ class Lander:
         first, last = pending.offsets[0], pending.offsets[-1]
         parts = pending.parts()
         jobs = [
-            (LandedFile(self.config.topic, partition, first, last, part, len(parts)), table,
-             date, lines)
+            (
+                LandedFile(self.config.topic, partition, first, last, part, len(parts)),
+                table,
+                date,
+                lines,
+            )
             for part, ((table, date), lines) in enumerate(parts, start=1)
         ]
         tmps = list(self._pool.map(lambda job: self.store.stage(job[0], job[3]), jobs))
@@ -292,8 +310,9 @@ class Lander:
 
     def lag(self) -> dict[int, int]:
         ends = self.consumer.end_offsets(self._partitions)
-        return {tp.partition: max(0, ends[tp] - self.consumer.position(tp))
-                for tp in self._partitions}
+        return {
+            tp.partition: max(0, ends[tp] - self.consumer.position(tp)) for tp in self._partitions
+        }
 
     def run(self, until_caught_up: bool = False) -> Stats:
         self.start()
@@ -318,13 +337,16 @@ class Lander:
 
     def _progress(self) -> None:
         snap = self.stats.snapshot()
-        self.report(f"landed {snap['records']:,} ({snap['quarantined']:,} quarantined) in "
-                    f"{snap['files_committed']:,} files, {snap['records_per_s']:,} records/s, "
-                    f"lag {snap['total_lag']:,}")
+        self.report(
+            f"landed {snap['records']:,} ({snap['quarantined']:,} quarantined) in "
+            f"{snap['files_committed']:,} files, {snap['records_per_s']:,} records/s, "
+            f"lag {snap['total_lag']:,}"
+        )
         if self.config.status_path is not None:
             self.config.status_path.parent.mkdir(parents=True, exist_ok=True)
-            self.config.status_path.write_text(json.dumps(
-                {"topic": self.config.topic, "updated_at": _now_iso(), **snap}, indent=2))
+            self.config.status_path.write_text(
+                json.dumps({"topic": self.config.topic, "updated_at": _now_iso(), **snap}, indent=2)
+            )
 
     def stop(self, *_: object) -> None:
         self.stopping = True
@@ -340,13 +362,13 @@ def make_consumer(config: LandConfig):
 
     require_kafka(config.bootstrap)
     return KafkaConsumer(
-            bootstrap_servers=config.bootstrap,
-            group_id=config.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=max(config.max_message_bytes * 2, 1024 * 1024) * 8,
-            fetch_max_bytes=64 * 1024 * 1024,
-        )
+        bootstrap_servers=config.bootstrap,
+        group_id=config.group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=max(config.max_message_bytes * 2, 1024 * 1024) * 8,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
 
 
 def make_hdfs_client(hdfs_url: str):
@@ -358,4 +380,3 @@ def make_hdfs_client(hdfs_url: str):
 def install_signal_handlers(lander: Lander) -> None:
     signal.signal(signal.SIGTERM, lander.stop)
     signal.signal(signal.SIGINT, lander.stop)
-

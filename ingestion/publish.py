@@ -13,6 +13,7 @@ raw table partitions by when attempts happened and a replay lands in the same pl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -53,9 +54,11 @@ class PublishSummary:
         return self.published / self.seconds if self.seconds else 0.0
 
     def line(self) -> str:
-        return (f"published {self.published:,} of {self.records:,} records "
-                f"({self.bytes / 1e6:.1f} MB) in {self.seconds:.1f} s, {self.rate:,.0f} records/s; "
-                f"rejected {self.rejected:,}; failed {len(self.failed):,}")
+        return (
+            f"published {self.published:,} of {self.records:,} records "
+            f"({self.bytes / 1e6:.1f} MB) in {self.seconds:.1f} s, {self.rate:,.0f} records/s; "
+            f"rejected {self.rejected:,}; failed {len(self.failed):,}"
+        )
 
 
 def event_time_ms(record: dict[str, Any]) -> int | None:
@@ -78,10 +81,8 @@ def ensure_topic(bootstrap: str, topic: str, partitions: int) -> None:
         # Attempts carry 2017-2018 event timestamps: time-based retention would delete
         # them at once, and the topic is the replayable source of truth anyway.
         new = NewTopic(topic, partitions, 1, topic_configs={"retention.ms": "-1"})
-        try:
+        with contextlib.suppress(TopicAlreadyExistsError):
             admin.create_topics([new])
-        except TopicAlreadyExistsError:
-            pass
     finally:
         admin.close()
 
@@ -91,14 +92,14 @@ def make_producer(config: PublishConfig):
 
     require_kafka(config.bootstrap)
     return KafkaProducer(
-            bootstrap_servers=config.bootstrap,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=config.linger_ms,
-            batch_size=config.batch_size,
-            max_request_size=config.max_request_size,
-            retries=10,
-        )
+        bootstrap_servers=config.bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=config.linger_ms,
+        batch_size=config.batch_size,
+        max_request_size=config.max_request_size,
+        retries=10,
+    )
 
 
 def publish(
@@ -122,12 +123,16 @@ def publish(
                 summary.records += 1
                 if not item.ok:
                     if config.strict:
-                        raise UserError(f"Record {item.index} of {source.name}: {item.error} "
-                                        "(--strict stops at the first bad record).")
+                        raise UserError(
+                            f"Record {item.index} of {source.name}: {item.error} "
+                            "(--strict stops at the first bad record)."
+                        )
                     summary.rejected += 1
                     rejects = rejects or _open_rejects(config, source.name)
-                    rejects.write(json.dumps({"index": item.index, "error": item.error,
-                                              "raw": item.raw}) + "\n")
+                    rejects.write(
+                        json.dumps({"index": item.index, "error": item.error, "raw": item.raw})
+                        + "\n"
+                    )
                     continue
                 _send(producer, config.topic, item, source_name, failures, summary)
                 if progress is not None:
@@ -159,8 +164,14 @@ def _open_rejects(config: PublishConfig, source_name: str):
     return open(path, "w", encoding="utf-8")
 
 
-def _send(producer, topic: str, item: InputRecord, source_name: bytes,
-          failures: list[tuple[int, str]], summary: PublishSummary) -> None:
+def _send(
+    producer,
+    topic: str,
+    item: InputRecord,
+    source_name: bytes,
+    failures: list[tuple[int, str]],
+    summary: PublishSummary,
+) -> None:
     record = item.value
     value = compact(record)
     key = record.get("keen_id")

@@ -89,8 +89,11 @@ class Input:
                 if isinstance(value, dict):
                     yield InputRecord(index, value)
                 else:
-                    yield InputRecord(index, error=f"array element is a {_type_name(value)}, "
-                                      "not an object", raw=json.dumps(value))
+                    yield InputRecord(
+                        index,
+                        error=f"array element is a {_type_name(value)}, not an object",
+                        raw=json.dumps(value),
+                    )
                 index += 1
         except ijson.JSONError as exc:
             raise UserError(
@@ -109,15 +112,21 @@ class Input:
                 # floats, silently changing the record.
                 value = json.loads(line, parse_constant=_reject_constant)
             except ValueError as exc:
-                yield InputRecord(index, error=f"line is not valid JSON ({exc})",
-                                  raw=line.decode("utf-8", "replace"))
+                yield InputRecord(
+                    index,
+                    error=f"line is not valid JSON ({exc})",
+                    raw=line.decode("utf-8", "replace"),
+                )
                 index += 1
                 continue
             if isinstance(value, dict):
                 yield InputRecord(index, value)
             else:
-                yield InputRecord(index, error=f"line holds a {_type_name(value)}, not an object",
-                                  raw=line.decode("utf-8", "replace"))
+                yield InputRecord(
+                    index,
+                    error=f"line holds a {_type_name(value)}, not an object",
+                    raw=line.decode("utf-8", "replace"),
+                )
             index += 1
 
     def close(self) -> None:

@@ -49,7 +49,9 @@ class StackConfig:
     def __post_init__(self) -> None:
         unknown = set(self.ports) - set(DEFAULT_PORTS)
         if unknown:
-            raise UserError(f"Unknown port name(s) {sorted(unknown)}; known: {sorted(DEFAULT_PORTS)}.")
+            raise UserError(
+                f"Unknown port name(s) {sorted(unknown)}; known: {sorted(DEFAULT_PORTS)}."
+            )
         missing = set(DEFAULT_PORTS) - set(self.ports)
         if missing:
             raise UserError(f"Missing port(s) {sorted(missing)} in the stack configuration.")

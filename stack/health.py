@@ -5,6 +5,7 @@ Each check returns ``None`` when healthy or raises :class:`Unhealthy` with a sho
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 from edtrack.net import port_open
@@ -36,10 +37,8 @@ def kafka(config: StackConfig, timeout_s: float = 10.0) -> None:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
         try:
             if HEALTH_TOPIC not in admin.list_topics():
-                try:
+                with contextlib.suppress(TopicAlreadyExistsError):
                     admin.create_topics([NewTopic(HEALTH_TOPIC, 1, 1)])
-                except TopicAlreadyExistsError:
-                    pass
         finally:
             admin.close()
         producer = KafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)

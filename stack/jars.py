@@ -44,8 +44,13 @@ def fetch(jars_dir: Path, name: str, log) -> Path:
         shutil.rmtree(target)
     target.mkdir(parents=True)
     cmd = [
-        mvn, "-B", "-q", "-f", str(POMS[name]),
-        "dependency:copy-dependencies", f"-DoutputDirectory={target}",
+        mvn,
+        "-B",
+        "-q",
+        "-f",
+        str(POMS[name]),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={target}",
     ]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
@@ -71,7 +76,8 @@ def compile_java(source: Path, classpath: str, classes_dir: Path, java_home: Pat
     classes_dir.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
         [str(javac), "-d", str(classes_dir), "-cp", classpath, str(source)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         raise UserError(f"Could not compile {source.name}.", detail=result.stderr[-2000:])

@@ -167,15 +167,23 @@ class Stack:
         return env
 
     def _jvm_opts(self, heap: str) -> list[str]:
-        return [f"-Xmx{heap}", "-Xms64m", "-XX:+UseSerialGC", "-Duser.timezone=UTC",
-                "-Djava.net.preferIPv4Stack=true"]
+        return [
+            f"-Xmx{heap}",
+            "-Xms64m",
+            "-XX:+UseSerialGC",
+            "-Duser.timezone=UTC",
+            "-Djava.net.preferIPv4Stack=true",
+        ]
 
     def kafka_cmd(self, *args: str) -> list[str]:
         kdir = self.config.service_dir("kafka")
         return [
-            self._java(), *self._jvm_opts(self.config.kafka_heap),
+            self._java(),
+            *self._jvm_opts(self.config.kafka_heap),
             f"-Dlog4j2.configurationFile={kdir / 'log4j2.properties'}",
-            "-cp", str(self.config.jars_dir / "kafka" / "*"), *args,
+            "-cp",
+            str(self.config.jars_dir / "kafka" / "*"),
+            *args,
         ]
 
     def hdfs_cmd(self, main: str, *args: str) -> list[str]:
@@ -184,39 +192,55 @@ class Stack:
             [str(hdir / "conf"), str(hdir), str(self.config.jars_dir / "hdfs" / "*")]
         )
         return [
-            self._java(), *self._jvm_opts(self.config.hdfs_heap),
-            f"-Dhadoop.home.dir={hdir}", f"-Dhadoop.log.dir={self.config.logs_dir}",
-            "-cp", classpath, main, *args,
+            self._java(),
+            *self._jvm_opts(self.config.hdfs_heap),
+            f"-Dhadoop.home.dir={hdir}",
+            f"-Dhadoop.log.dir={self.config.logs_dir}",
+            "-cp",
+            classpath,
+            main,
+            *args,
         ]
 
     def metastore_cmd(self) -> list[str]:
         mdir = self.config.service_dir("metastore")
         spark_jars = str(spark_home() / "jars" / "*")
         classes = jars.compile_java(
-            JAVA_SOURCES / "LoopbackMetastore.java", spark_jars,
-            self.config.cache_dir / "classes", find_java(self.config),
+            JAVA_SOURCES / "LoopbackMetastore.java",
+            spark_jars,
+            self.config.cache_dir / "classes",
+            find_java(self.config),
         )
         classpath = os.pathsep.join([str(mdir / "conf"), str(classes), spark_jars])
         return [
-            self._java(), *self._jvm_opts(self.config.metastore_heap),
+            self._java(),
+            *self._jvm_opts(self.config.metastore_heap),
             f"-Dderby.system.home={mdir}",
             f"-Dlog4j2.configurationFile={mdir / 'conf' / 'log4j2.properties'}",
-            "-cp", classpath, "LoopbackMetastore", self.config.host,
+            "-cp",
+            classpath,
+            "LoopbackMetastore",
+            self.config.host,
             str(self.config.ports["metastore"]),
         ]
 
     def thrift_cmd(self) -> list[str]:
         return [
             str(spark_home() / "bin" / "spark-submit"),
-            "--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
-            "--name", "edtrack-thrift-server",
-            "--hiveconf", f"hive.server2.thrift.bind.host={self.config.host}",
-            "--hiveconf", f"hive.server2.thrift.port={self.config.ports['thrift']}",
+            "--class",
+            "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
+            "--name",
+            "edtrack-thrift-server",
+            "--hiveconf",
+            f"hive.server2.thrift.bind.host={self.config.host}",
+            "--hiveconf",
+            f"hive.server2.thrift.port={self.config.ports['thrift']}",
         ]
 
     def command_for(self, name: str) -> list[str]:
         if name == "kafka":
-            return self.kafka_cmd("kafka.Kafka", str(self.config.service_dir("kafka") / "server.properties"))
+            properties = self.config.service_dir("kafka") / "server.properties"
+            return self.kafka_cmd("kafka.Kafka", str(properties))
         if name == "namenode":
             return self.hdfs_cmd("org.apache.hadoop.hdfs.server.namenode.NameNode")
         if name == "datanode":
@@ -258,21 +282,32 @@ class Stack:
         if (kdir / "data" / "meta.properties").exists():
             return
         self.log("formatting Kafka storage (once)")
-        self._run_once("kafka-format", self.kafka_cmd(
-            "kafka.tools.StorageTool", "format", "--standalone", "--ignore-formatted",
-            # '=' form: a base64 id may start with '-'
-            f"--cluster-id={id_file.read_text().strip()}",
-            f"--config={kdir / 'server.properties'}",
-        ))
+        self._run_once(
+            "kafka-format",
+            self.kafka_cmd(
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                "--ignore-formatted",
+                # '=' form: a base64 id may start with '-'
+                f"--cluster-id={id_file.read_text().strip()}",
+                f"--config={kdir / 'server.properties'}",
+            ),
+        )
 
     def _format_namenode(self) -> None:
         hdir = self.config.service_dir("hdfs")
         if (hdir / "name" / "current" / "VERSION").exists():
             return
         self.log("formatting the HDFS NameNode (once)")
-        self._run_once("namenode-format", self.hdfs_cmd(
-            "org.apache.hadoop.hdfs.server.namenode.NameNode", "-format", "-nonInteractive",
-        ))
+        self._run_once(
+            "namenode-format",
+            self.hdfs_cmd(
+                "org.apache.hadoop.hdfs.server.namenode.NameNode",
+                "-format",
+                "-nonInteractive",
+            ),
+        )
 
     # .. lifecycle .......................................................................
     def _check_port_free(self, service: Service) -> None:
@@ -295,8 +330,11 @@ class Stack:
             return None
         self._check_port_free(service)
         record = process.spawn(
-            service.name, self.command_for(service.name), env=self._env(),
-            cwd=self.config.state_dir, log_path=self.config.logs_dir / f"{service.name}.log",
+            service.name,
+            self.command_for(service.name),
+            env=self._env(),
+            cwd=self.config.state_dir,
+            log_path=self.config.logs_dir / f"{service.name}.log",
             run_dir=self.config.run_dir,
         )
         self.log(f"{service.name}: started (pid {record.pid})")

@@ -6,6 +6,7 @@ the process's creation time too, and a process counts as ours only if both match
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -58,10 +59,8 @@ def rss_bytes(proc: psutil.Process) -> int:
     """Resident memory of a process and its children (spark-submit may fork)."""
     total = 0
     for p in [proc, *proc.children(recursive=True)]:
-        try:
+        with contextlib.suppress(psutil.Error):
             total += p.memory_info().rss
-        except psutil.Error:
-            pass
     return total
 
 
@@ -78,7 +77,8 @@ def spawn(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        log.write(f"\n==== edtrack: starting {name} at {time.strftime('%Y-%m-%dT%H:%M:%S')}\n".encode())
+        started = time.strftime("%Y-%m-%dT%H:%M:%S")
+        log.write(f"\n==== edtrack: starting {name} at {started}\n".encode())
         log.flush()
         popen = subprocess.Popen(
             list(cmd),
@@ -110,28 +110,43 @@ def stop(record: ProcessRecord, run_dir: Path, timeout_s: float = 30.0) -> bool:
     if proc is not None:
         victims = [proc, *proc.children(recursive=True)]
         _signal_group(record.pid, signal.SIGTERM)
-        _, alive = psutil.wait_procs(victims, timeout=timeout_s)
-        if alive:
+        if not _wait_gone(victims, timeout_s):
             _signal_group(record.pid, signal.SIGKILL)
-            for p in alive:
-                try:
+            for p in victims:
+                with contextlib.suppress(psutil.Error):
                     p.kill()
-                except psutil.Error:
-                    pass
-            psutil.wait_procs(alive, timeout=10)
+            _wait_gone(victims, 10.0)
         stopped = True
     record_path(run_dir, record.name).unlink(missing_ok=True)
     return stopped
+
+
+def _gone(proc: psutil.Process) -> bool:
+    # When the caller started the service itself (tests, the demo), a stopped service
+    # is its zombie child until reaped: reap it, and count a zombie as gone.
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(proc.pid, os.WNOHANG)
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _wait_gone(procs: list[psutil.Process], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not all(_gone(p) for p in procs):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def _signal_group(pid: int, sig: int) -> None:
     try:
         os.killpg(pid, sig)  # spawn() made each service the leader of its own group
     except (ProcessLookupError, PermissionError):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 def tail(path: Path, lines: int = 20) -> str:

@@ -55,21 +55,36 @@ class Cli:
             "DBT_THRIFT_PORT": str(config.ports["thrift"]),
         }
 
-    def run(self, *args: str, check: bool = True, timeout: float = 600
-            ) -> subprocess.CompletedProcess:
-        result = subprocess.run([str(BIN / "edtrack"), *args], env=self.env, cwd=PROJECT_ROOT,
-                                capture_output=True, text=True, timeout=timeout)
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 600
+    ) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [str(BIN / "edtrack"), *args],
+            env=self.env,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"edtrack {' '.join(args)} exited {result.returncode}:\n"
-                                 f"{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"edtrack {' '.join(args)} exited {result.returncode}:\n"
+                f"{result.stdout}\n{result.stderr}"
+            )
         return result
 
     def sql(self, statement: str) -> list[dict]:
         return json.loads(self.run("sql", "--format", "json", statement).stdout)
 
     def dbt(self, *args: str) -> subprocess.CompletedProcess:
-        result = subprocess.run([str(BIN / "dbt"), *args], env=self.env, cwd=PROJECT_ROOT,
-                                capture_output=True, text=True, timeout=1200)
+        result = subprocess.run(
+            [str(BIN / "dbt"), *args],
+            env=self.env,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
         assert result.returncode == 0, f"dbt {' '.join(args)} failed:\n{result.stdout[-4000:]}"
         return result
 

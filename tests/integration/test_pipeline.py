@@ -30,8 +30,14 @@ def expected_popularity(records: list[dict]) -> dict[str, dict]:
         ids[r["base_exam_id"]].add(r["keen_id"])
         rows[r["base_exam_id"]] += 1
         names[r["base_exam_id"]].add(r["exam_name"])
-    return {exam: {"distinct_attempts": len(ids[exam]), "attempt_rows": rows[exam],
-                   "exam_name": max(names[exam])} for exam in ids}
+    return {
+        exam: {
+            "distinct_attempts": len(ids[exam]),
+            "attempt_rows": rows[exam],
+            "exam_name": max(names[exam]),
+        }
+        for exam in ids
+    }
 
 
 def raw_messages(cli) -> collections.Counter:
@@ -45,16 +51,21 @@ def published(records: list[dict]) -> collections.Counter:
 
 def check_marts(cli, records: list[dict]) -> None:
     cli.dbt("build")
-    marts = cli.sql("select base_exam_id, exam_name, distinct_attempts, attempt_rows "
-                    "from marts.mart_exam_popularity")
-    got = {m["base_exam_id"]: {k: m[k] for k in ("distinct_attempts", "attempt_rows",
-                                                 "exam_name")} for m in marts}
+    marts = cli.sql(
+        "select base_exam_id, exam_name, distinct_attempts, attempt_rows "
+        "from marts.mart_exam_popularity"
+    )
+    got = {
+        m["base_exam_id"]: {k: m[k] for k in ("distinct_attempts", "attempt_rows", "exam_name")}
+        for m in marts
+    }
     assert got == expected_popularity(records)
-    stg = cli.sql("select count(*) as n, sum(cast(is_test_record as int)) as tests "
-                  "from staging.stg_assessments__attempts")[0]
+    stg = cli.sql(
+        "select count(*) as n, sum(cast(is_test_record as int)) as tests "
+        "from staging.stg_assessments__attempts"
+    )[0]
     assert stg["n"] == len({r["keen_id"] for r in records})
-    assert stg["tests"] == len({r["keen_id"] for r in records
-                                if r["base_exam_id"] == "example-id"})
+    assert stg["tests"] == len({r["keen_id"] for r in records if r["base_exam_id"] == "example-id"})
 
 
 @pytest.fixture(scope="module")
@@ -90,15 +101,20 @@ def test_bad_messages_go_to_quarantine_with_a_reason(cli, tmp_path):
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=cli.config.kafka_bootstrap)
-    bad = {b"not json": "not JSON", b"[1,2]": "not an object", b"\xff\xfe": "not UTF-8",
-           b'{"exam_name": "no id"}': "no keen_id"}
+    bad = {
+        b"not json": "not JSON",
+        b"[1,2]": "not an object",
+        b"\xff\xfe": "not UTF-8",
+        b'{"exam_name": "no id"}': "no keen_id",
+    }
     for value in bad:
         producer.send("assessment-attempts", value=value, timestamp_ms=1516717442735).get(30)
     producer.close()
     before = cli.sql("select count(*) as n from raw.assessment_attempts")[0]["n"]
     cli.run("land", "--until-caught-up")
-    rows = cli.sql("select error, payload_base64, kafka_date from "
-                   "raw.assessment_attempts_quarantine")
+    rows = cli.sql(
+        "select error, payload_base64, kafka_date from raw.assessment_attempts_quarantine"
+    )
     assert len(rows) == len(bad)
     errors = sorted(r["error"] for r in rows)
     for fragment in bad.values():
@@ -109,7 +125,8 @@ def test_bad_messages_go_to_quarantine_with_a_reason(cli, tmp_path):
 
 def test_sql_prints_every_format(cli):
     statement = "select 1 as a, 'x,y' as b"
-    assert json.loads(cli.run("sql", "--format", "json", statement).stdout) == [{"a": 1, "b": "x,y"}]
+    rows = json.loads(cli.run("sql", "--format", "json", statement).stdout)
+    assert rows == [{"a": 1, "b": "x,y"}]
     assert cli.run("sql", "--format", "csv", statement).stdout.splitlines() == ["a,b", '1,"x,y"']
     table = cli.run("sql", statement).stdout.splitlines()
     assert table[0].split() == ["a", "b"] and table[2].split() == ["1", "x,y"]

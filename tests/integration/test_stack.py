@@ -28,15 +28,28 @@ def test_every_listening_socket_of_the_stack_is_on_loopback(stack):
     for row in stack.status():
         proc = psutil.Process(row["pid"])
         pids |= {proc.pid, *(c.pid for c in proc.children(recursive=True))}
-    listening = [c for c in psutil.net_connections(kind="inet")
-                 if c.pid in pids and c.status == psutil.CONN_LISTEN]
+    listening = [
+        c
+        for c in psutil.net_connections(kind="inet")
+        if c.pid in pids and c.status == psutil.CONN_LISTEN
+    ]
     assert len(listening) >= 10  # kafka 2, namenode 2, datanode 3+, metastore 1, thrift 1+
-    outside = [(c.pid, c.laddr.ip, c.laddr.port) for c in listening
-               if c.laddr.ip not in LOOPBACK and not ipaddress.ip_address(c.laddr.ip).is_loopback]
+    outside = [
+        (c.pid, c.laddr.ip, c.laddr.port)
+        for c in listening
+        if c.laddr.ip not in LOOPBACK and not ipaddress.ip_address(c.laddr.ip).is_loopback
+    ]
     assert outside == []
     ports = {c.laddr.port for c in listening}
-    for name in ("kafka", "kafka_controller", "namenode", "namenode_http", "datanode",
-                 "metastore", "thrift"):
+    for name in (
+        "kafka",
+        "kafka_controller",
+        "namenode",
+        "namenode_http",
+        "datanode",
+        "metastore",
+        "thrift",
+    ):
         assert stack.config.ports[name] in ports, name
 
 

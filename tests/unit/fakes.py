@@ -25,7 +25,7 @@ class FakeHdfs:
         if not found:
             raise FileNotFoundError(path)
         for p in sorted(found):
-            if recursive or "/" not in p[len(prefix):]:
+            if recursive or "/" not in p[len(prefix) :]:
                 yield FileStatus(p, False)
 
     def mkdirs(self, path: str, create_parent: bool = False) -> None:
@@ -88,11 +88,19 @@ class FakeConsumer:
         out = {}
         for tp in self.assigned:
             start = self.positions[tp.partition]
-            chunk = self.messages[tp.partition][start:start + max_records]
+            chunk = self.messages[tp.partition][start : start + max_records]
             if chunk:
-                out[tp] = [SimpleNamespace(topic=self.topic, partition=tp.partition,
-                                           offset=start + i, timestamp=ts, key=None, value=v)
-                           for i, (ts, v) in enumerate(chunk)]
+                out[tp] = [
+                    SimpleNamespace(
+                        topic=self.topic,
+                        partition=tp.partition,
+                        offset=start + i,
+                        timestamp=ts,
+                        key=None,
+                        value=v,
+                    )
+                    for i, (ts, v) in enumerate(chunk)
+                ]
                 self.positions[tp.partition] = start + len(chunk)
         return out
 

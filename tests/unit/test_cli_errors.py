@@ -25,16 +25,18 @@ def _free(port: int) -> bool:
     ("args", "code", "sentence"),
     [
         pytest.param(["sql", "select 1"], 3, "is not answering", id="sql-server-stopped"),
-        pytest.param(["publish", "/nonexistent/export.json"], 2, "does not exist",
-                     id="publish-missing-file"),
+        pytest.param(
+            ["publish", "/nonexistent/export.json"], 2, "does not exist", id="publish-missing-file"
+        ),
         pytest.param(["land", "--until-caught-up"], 3, "start the stack", id="land-no-stack"),
         pytest.param(["stack", "logs", "zookeeper"], 2, "Unknown service", id="unknown-service"),
     ],
 )
 def test_errors_are_one_actionable_sentence(tmp_path, args, code, sentence):
     runner = CliRunner()
-    result = runner.invoke(main, ["--state-dir", str(tmp_path),
-                                  "--port-offset", str(free_port_offset()), *args])
+    result = runner.invoke(
+        main, ["--state-dir", str(tmp_path), "--port-offset", str(free_port_offset()), *args]
+    )
     assert result.exit_code == code, result.output
     assert sentence in result.output
     assert "Traceback" not in result.output
@@ -42,7 +44,9 @@ def test_errors_are_one_actionable_sentence(tmp_path, args, code, sentence):
 
 
 def test_status_of_a_stack_that_is_not_running_exits_non_zero(tmp_path):
-    result = CliRunner().invoke(main, ["--state-dir", str(tmp_path), "--port-offset",
-                                       str(free_port_offset()), "stack", "status"])
+    result = CliRunner().invoke(
+        main,
+        ["--state-dir", str(tmp_path), "--port-offset", str(free_port_offset()), "stack", "status"],
+    )
     assert result.exit_code == 1
     assert result.output.count("not running") == 5

@@ -28,8 +28,11 @@ def test_one_port_variable_wins_over_the_offset():
 
 
 def test_flags_win_over_environment(tmp_path: Path):
-    config = from_env({"EDTRACK_STATE_DIR": "/nowhere", "EDTRACK_PORT_OFFSET": "5"},
-                      state_dir=tmp_path, port_offset=7)
+    config = from_env(
+        {"EDTRACK_STATE_DIR": "/nowhere", "EDTRACK_PORT_OFFSET": "5"},
+        state_dir=tmp_path,
+        port_offset=7,
+    )
     assert config.state_dir == tmp_path.resolve()
     assert config.ports["kafka"] == 9099
 

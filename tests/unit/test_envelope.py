@@ -46,8 +46,9 @@ def test_landed_file_names_round_trip_and_sort_by_offset():
     assert [LandedFile.parse(n).first for n in names] == [3, 20, 100]
     one = LandedFile.parse(files[0].name)
     assert one == files[0]
-    assert files[0].name == ("assessment-attempts+2+00000000000000000100"
-                             "+00000000000000000109.1of2.jsonl")
+    assert files[0].name == (
+        "assessment-attempts+2+00000000000000000100+00000000000000000109.1of2.jsonl"
+    )
 
 
 @pytest.mark.parametrize(
@@ -72,16 +73,21 @@ def test_partition_date_and_timestamps_are_utc():
 
 
 def message(value, key=b"k1"):
-    return SimpleNamespace(topic="t", partition=1, offset=42, timestamp=1516717442735,
-                           key=key, value=value)
+    return SimpleNamespace(
+        topic="t", partition=1, offset=42, timestamp=1516717442735, key=key, value=value
+    )
 
 
 def test_raw_envelope_carries_kafka_coordinates_and_the_payload():
     row = json.loads(envelope(message(GOOD), GOOD.decode(), None, "2026-01-01T00:00:00.000Z"))
     assert row == {
-        "kafka_topic": "t", "kafka_partition": 1, "kafka_offset": 42,
-        "kafka_timestamp": "2018-01-23T14:24:02.735Z", "kafka_key": "k1",
-        "ingested_at": "2026-01-01T00:00:00.000Z", "payload": GOOD.decode(),
+        "kafka_topic": "t",
+        "kafka_partition": 1,
+        "kafka_offset": 42,
+        "kafka_timestamp": "2018-01-23T14:24:02.735Z",
+        "kafka_key": "k1",
+        "ingested_at": "2026-01-01T00:00:00.000Z",
+        "payload": GOOD.decode(),
     }
 
 

@@ -40,8 +40,10 @@ def test_consistency_rules_of_the_export_hold():
         assert counts["incorrect"] == results["incorrect"]
         assert counts["incomplete"] == results["missed_some"]
         assert counts["unanswered"] == results["unanswered"]
-        assert sum(counts[k] for k in ("correct", "incorrect", "incomplete", "unanswered")) \
+        assert (
+            sum(counts[k] for k in ("correct", "incorrect", "incomplete", "unanswered"))
             == counts["total"]
+        )
         assert counts["submitted"] == sum(q["user_submitted"] for q in questions)
         assert counts["all_correct"] == (counts["correct"] == counts["total"])
         checked += 1

@@ -43,8 +43,9 @@ def test_every_message_lands_once_in_raw_or_quarantine_and_offsets_are_committed
     lander.run(until_caught_up=True)
     rows = landed_rows(fs)
     raw = sorted((r["kafka_partition"], r["kafka_offset"]) for r in rows[RAW_TABLE])
-    bad = sorted((r["kafka_partition"], r["kafka_offset"], r["error"][:8])
-                 for r in rows[QUARANTINE_TABLE])
+    bad = sorted(
+        (r["kafka_partition"], r["kafka_offset"], r["error"][:8]) for r in rows[QUARANTINE_TABLE]
+    )
     assert raw == [(0, 0), (0, 2), (1, 0)]
     assert bad == [(0, 1, "not JSON"), (0, 3, "empty me"), (1, 1, "no keen_")]
     assert {0: 4} in consumer.commits
@@ -53,8 +54,9 @@ def test_every_message_lands_once_in_raw_or_quarantine_and_offsets_are_committed
 
 
 def test_a_batch_over_two_dates_is_one_file_per_date_named_as_parts_of_the_batch():
-    consumer = FakeConsumer(TOPIC, {0: [(DAY1, attempt(0)), (DAY2, attempt(1)),
-                                        (DAY1, attempt(2))]})
+    consumer = FakeConsumer(
+        TOPIC, {0: [(DAY1, attempt(0)), (DAY2, attempt(1)), (DAY1, attempt(2))]}
+    )
     fs = FakeHdfs()
     make_lander(consumer, fs).run(until_caught_up=True)
     names = sorted(fs.files)
@@ -85,8 +87,10 @@ def test_recovery_resumes_after_the_last_complete_batch_and_drops_a_partial_one(
     fs.files[f"{base}/{LandedFile(TOPIC, 0, 0, 9, 1, 1).name}"] = b""
     partial = f"{base}/{LandedFile(TOPIC, 0, 10, 19, 1, 2).name}"
     fs.files[partial] = b""
-    fs.files[f"{TABLES.dir(QUARANTINE_TABLE)}/kafka_date=2018-01-23/"
-             f"{LandedFile(TOPIC, 1, 0, 4, 2, 2).name}"] = b""
+    fs.files[
+        f"{TABLES.dir(QUARANTINE_TABLE)}/kafka_date=2018-01-23/"
+        f"{LandedFile(TOPIC, 1, 0, 4, 2, 2).name}"
+    ] = b""
     fs.files[f"{base}/{LandedFile(TOPIC, 1, 0, 4, 1, 2).name}"] = b""
     fs.files[f"{base}/{LandedFile('other-topic', 0, 0, 99, 1, 1).name}"] = b""
     assert store.recover(TOPIC) == {0: 10, 1: 5}
@@ -122,8 +126,10 @@ def test_a_restarted_lander_lands_nothing_twice():
     ],
 )
 def test_batches_close_by_records_bytes_or_age(limits, adds, now, full):
-    config = LandConfig(bootstrap="unused", **{"batch_records": 100, "batch_bytes": 10**6,
-                                               "batch_age_s": 60.0, **limits})
+    config = LandConfig(
+        bootstrap="unused",
+        **{"batch_records": 100, "batch_bytes": 10**6, "batch_age_s": 60.0, **limits},
+    )
     pending = Pending()
     for i in range(adds):
         pending.add(i, (RAW_TABLE, "2018-01-23"), b"x" * 12, now=0.0)

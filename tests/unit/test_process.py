@@ -9,8 +9,11 @@ from stack import process
 
 def test_spawned_process_is_found_by_pid_and_start_time_and_stopped(tmp_path):
     record = process.spawn(
-        "sleeper", [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"],
-        env={}, cwd=tmp_path, log_path=tmp_path / "logs" / "sleeper.log",
+        "sleeper",
+        [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"],
+        env={},
+        cwd=tmp_path,
+        log_path=tmp_path / "logs" / "sleeper.log",
         run_dir=tmp_path / "run",
     )
     assert process.read_record(tmp_path / "run", "sleeper") == record
@@ -22,8 +25,10 @@ def test_spawned_process_is_found_by_pid_and_start_time_and_stopped(tmp_path):
         assert time.monotonic() < deadline, "the child never wrote to its log"
         time.sleep(0.05)
     assert process.stop(record, tmp_path / "run", timeout_s=10)
-    assert not psutil.pid_exists(record.pid) or \
-        psutil.Process(record.pid).status() == psutil.STATUS_ZOMBIE
+    assert (
+        not psutil.pid_exists(record.pid)
+        or psutil.Process(record.pid).status() == psutil.STATUS_ZOMBIE
+    )
     assert process.read_record(tmp_path / "run", "sleeper") is None
 
 
@@ -37,7 +42,8 @@ def test_stopping_a_dead_record_only_removes_it(tmp_path):
     run_dir.mkdir()
     record = process.ProcessRecord("gone", pid=2**22 + 7, create_time=1.0, cmd=[], log="")
     process.record_path(run_dir, "gone").write_text(
-        __import__("json").dumps(dataclasses.asdict(record)))
+        __import__("json").dumps(dataclasses.asdict(record))
+    )
     assert process.stop(record, run_dir) is False
     assert not process.record_path(run_dir, "gone").exists()
 

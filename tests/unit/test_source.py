@@ -20,11 +20,17 @@ def read(path):
         pytest.param("export.json", json.dumps(RECS).encode(), id="array"),
         pytest.param("lines.jsonl", b"\n".join(json.dumps(r).encode() for r in RECS), id="jsonl"),
         pytest.param("export.json.gz", gzip.compress(json.dumps(RECS).encode()), id="array-gz"),
-        pytest.param("odd-name.txt", gzip.compress(b"\n".join(json.dumps(r).encode()
-                                                              for r in RECS)), id="jsonl-gz"),
+        pytest.param(
+            "odd-name.txt",
+            gzip.compress(b"\n".join(json.dumps(r).encode() for r in RECS)),
+            id="jsonl-gz",
+        ),
         pytest.param("bom.json", b"\xef\xbb\xbf" + json.dumps(RECS).encode(), id="bom-array"),
-        pytest.param("blank.jsonl", b"\n\n" + json.dumps(RECS[0]).encode() + b"\n\n"
-                     + json.dumps(RECS[1]).encode() + b"\n", id="blank-lines"),
+        pytest.param(
+            "blank.jsonl",
+            b"\n\n" + json.dumps(RECS[0]).encode() + b"\n\n" + json.dumps(RECS[1]).encode() + b"\n",
+            id="blank-lines",
+        ),
     ],
 )
 def test_every_accepted_layout_yields_the_same_records(tmp_path, name, content):
@@ -39,8 +45,13 @@ def test_non_objects_are_reported_with_their_position(tmp_path):
     path = tmp_path / "mixed.jsonl"
     path.write_text('{"keen_id": "a"}\n[1]\n{broken\n"s"\n{"keen_id": "b"}\n')
     _, items = read(path)
-    assert [(i.index, i.ok) for i in items] == [(0, True), (1, False), (2, False), (3, False),
-                                                (4, True)]
+    assert [(i.index, i.ok) for i in items] == [
+        (0, True),
+        (1, False),
+        (2, False),
+        (3, False),
+        (4, True),
+    ]
     assert "array, not an object" in items[1].error
     assert "not valid JSON" in items[2].error
     assert items[2].raw == "{broken"
@@ -50,8 +61,11 @@ def test_array_elements_that_are_not_objects_are_rejected(tmp_path):
     path = tmp_path / "a.json"
     path.write_text('[{"keen_id": "a"}, 3, null]')
     _, items = read(path)
-    assert [i.error for i in items] == [None, "array element is a number, not an object",
-                                        "array element is a null, not an object"]
+    assert [i.error for i in items] == [
+        None,
+        "array element is a number, not an object",
+        "array element is a null, not an object",
+    ]
 
 
 def test_a_broken_array_stops_with_a_clear_sentence(tmp_path):

@@ -9,16 +9,22 @@ from edtrack.sql import Result, render
 
 RESULT = Result(
     ["exam", "attempts", "mean_score", "first_at"],
-    [("Learning Git", 38, decimal.Decimal("0.75"), dt.datetime(2018, 1, 23, 14, 24, 2)),
-     ("Intro, \"quoted\"", 7, None, None)],
+    [
+        ("Learning Git", 38, decimal.Decimal("0.75"), dt.datetime(2018, 1, 23, 14, 24, 2)),
+        ('Intro, "quoted"', 7, None, None),
+    ],
 )
 
 
 def test_json_is_a_list_of_row_objects_with_plain_values():
     rows = json.loads(render(RESULT, "json"))
     assert rows == [
-        {"exam": "Learning Git", "attempts": 38, "mean_score": 0.75,
-         "first_at": "2018-01-23T14:24:02"},
+        {
+            "exam": "Learning Git",
+            "attempts": 38,
+            "mean_score": 0.75,
+            "first_at": "2018-01-23T14:24:02",
+        },
         {"exam": 'Intro, "quoted"', "attempts": 7, "mean_score": None, "first_at": None},
     ]
 

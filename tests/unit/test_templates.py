@@ -20,8 +20,11 @@ def hadoop_properties(path: Path) -> dict[str, str]:
 
 
 def properties(path: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines()
-             if line and not line.startswith("#") and "=" in line)
+    pairs = (
+        line.split("=", 1)
+        for line in path.read_text().splitlines()
+        if line and not line.startswith("#") and "=" in line
+    )
     return {k.strip(): v.strip() for k, v in pairs}
 
 
@@ -41,8 +44,13 @@ def test_kafka_listens_on_loopback_in_kraft_combined_mode(rendered: Path):
 
 def test_hdfs_daemons_bind_every_address_to_loopback(rendered: Path):
     props = hadoop_properties(rendered / "hdfs/conf/hdfs-site.xml")
-    for key in ("dfs.namenode.rpc-address", "dfs.namenode.http-address",
-                "dfs.datanode.address", "dfs.datanode.http.address", "dfs.datanode.ipc.address"):
+    for key in (
+        "dfs.namenode.rpc-address",
+        "dfs.namenode.http-address",
+        "dfs.datanode.address",
+        "dfs.datanode.http.address",
+        "dfs.datanode.ipc.address",
+    ):
         assert props[key].startswith("127.0.0.1:"), key
     assert props["dfs.namenode.rpc-address"] == "127.0.0.1:9020"
     assert props["dfs.replication"] == "1"
@@ -71,5 +79,8 @@ def test_webapps_exist_for_the_hdfs_http_servers(rendered: Path):
 def test_kafka_cluster_ids_are_22_urlsafe_characters_and_random():
     ids = {kafka_cluster_id() for _ in range(50)}
     assert len(ids) == 50
-    assert all(len(i) == 22 and set(i) <= set(
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") for i in ids)
+    assert all(
+        len(i) == 22
+        and set(i) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        for i in ids
+    )

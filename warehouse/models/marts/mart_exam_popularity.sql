@@ -12,9 +12,7 @@ attempts as (
 filtered as (
 
     select * from attempts
-    {% if not var('include_test_records') %}
-        where not is_test_record
-    {% endif %}
+    {{ test_records_filter() }}
 
 ),
 

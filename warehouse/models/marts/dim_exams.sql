@@ -1,0 +1,73 @@
+-- grain: one row per exam (base_exam_id)
+
+with
+
+attempts as (
+
+    select * from {{ ref('stg_assessments__attempts') }}
+    {{ test_records_filter() }}
+
+),
+
+questions as (
+
+    select * from {{ ref('flat_assessments__attempt_questions') }}
+
+),
+
+exams as (
+
+    select
+        base_exam_id,
+        max_by(exam_name, submitted_at) as exam_name,
+        count(distinct exam_name) as names_used,
+        count(*) as distinct_attempts,
+        min(submitted_at) as first_seen_at,
+        max(submitted_at) as last_seen_at,
+        bool_or(is_test_record) as is_test_exam
+    from attempts
+    group by base_exam_id
+
+),
+
+question_counts as (
+
+    select
+        base_exam_id,
+        count(distinct question_id) as question_count
+    from questions
+    group by base_exam_id
+
+),
+
+shared_names as (
+
+    select
+        exam_name,
+        count(*) as exams_with_name
+    from exams
+    group by exam_name
+
+),
+
+final as (
+
+    select
+        exams.base_exam_id,
+        exams.exam_name,
+        shared_names.exams_with_name > 1 as is_name_shared,
+        shared_names.exams_with_name as exams_with_same_name,
+        coalesce(question_counts.question_count, 0) as question_count,
+        exams.distinct_attempts,
+        exams.is_test_exam,
+        exams.first_seen_at,
+        exams.last_seen_at
+    from exams
+    left join question_counts
+        on exams.base_exam_id = question_counts.base_exam_id
+    left join shared_names
+        on exams.exam_name = shared_names.exam_name
+
+)
+
+select * from final

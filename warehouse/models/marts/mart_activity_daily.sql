@@ -1,0 +1,24 @@
+-- grain: one row per UTC calendar day with at least one attempt
+
+with
+
+attempts as (
+
+    select * from {{ ref('stg_assessments__attempts') }}
+    {{ test_records_filter() }}
+
+),
+
+final as (
+
+    select
+        to_date(submitted_at) as activity_date,
+        count(*) as distinct_attempts,
+        sum(copies_in_raw) as attempt_rows,
+        count(distinct base_exam_id) as exams_taken
+    from attempts
+    group by to_date(submitted_at)
+
+)
+
+select * from final
