@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from edtrack import pyhive_compat
 from edtrack.errors import ServiceUnavailable, UserError
 
 FORMATS = ("table", "csv", "json")
@@ -32,6 +33,7 @@ class Result:
 def connect(host: str, port: int, username: str = "edtrack", password: str | None = None):
     from pyhive import hive
 
+    pyhive_compat.install()
     auth = "LDAP" if password else None
     try:
         return hive.connect(host=host, port=port, username=username, password=password, auth=auth)
@@ -56,12 +58,7 @@ def run(
         if not cursor.description:  # DDL: no result set
             return Result([], [])
         columns = [d[0].split(".")[-1] for d in cursor.description]
-        try:
-            rows = [tuple(r) for r in cursor.fetchall()]
-        except TypeError:
-            # Spark answers DDL with a 'Result' schema but no column data, which
-            # PyHive 0.7 fails to iterate: that is an empty result, not an error.
-            return Result([], [])
+        rows = [tuple(r) for r in cursor.fetchall()]
         return Result(columns, rows)
     except (DatabaseError, OperationalError) as exc:
         raise UserError(f"The query failed: {_server_message(exc)}") from exc

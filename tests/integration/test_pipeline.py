@@ -11,33 +11,15 @@ import json
 import pytest
 
 from ingestion.source import Input, compact
+from stack.config import PROJECT_ROOT
 
+from . import expected
 from .conftest import SAMPLE
 
 
 def read_records(path) -> list[dict]:
     with Input(path) as source:
         return [item.value for item in source.records()]
-
-
-def expected_popularity(records: list[dict]) -> dict[str, dict]:
-    ids: dict[str, set] = collections.defaultdict(set)
-    rows: collections.Counter = collections.Counter()
-    names: dict[str, set] = collections.defaultdict(set)
-    for r in records:
-        if r["base_exam_id"] == "example-id":
-            continue
-        ids[r["base_exam_id"]].add(r["keen_id"])
-        rows[r["base_exam_id"]] += 1
-        names[r["base_exam_id"]].add(r["exam_name"])
-    return {
-        exam: {
-            "distinct_attempts": len(ids[exam]),
-            "attempt_rows": rows[exam],
-            "exam_name": max(names[exam]),
-        }
-        for exam in ids
-    }
 
 
 def raw_messages(cli) -> collections.Counter:
@@ -49,17 +31,66 @@ def published(records: list[dict]) -> collections.Counter:
     return collections.Counter((r["keen_id"], compact(r).decode()) for r in records)
 
 
-def check_marts(cli, records: list[dict]) -> None:
-    cli.dbt("build")
-    marts = cli.sql(
-        "select base_exam_id, exam_name, distinct_attempts, attempt_rows "
-        "from marts.mart_exam_popularity"
-    )
-    got = {
-        m["base_exam_id"]: {k: m[k] for k in ("distinct_attempts", "attempt_rows", "exam_name")}
-        for m in marts
+def by_key(rows: list[dict], key, fields) -> dict:
+    get = (lambda r: tuple(r[k] for k in key)) if isinstance(key, tuple) else (lambda r: r[key])
+    return {get(r): {f: r[f] for f in fields} for r in rows}
+
+
+def approx(table: dict) -> dict:
+    return {
+        k: {
+            f: pytest.approx(v, rel=1e-9, abs=1e-9) if isinstance(v, float) else v
+            for f, v in row.items()
+        }
+        for k, row in table.items()
     }
-    assert got == expected_popularity(records)
+
+
+def check_marts(cli, records: list[dict]) -> None:
+    """dbt build, then every mart equals the answer computed in Python."""
+    cli.dbt("build")
+    marts = "marts."
+    assert by_key(
+        cli.sql(f"select * from {marts}mart_exam_popularity"),
+        "base_exam_id",
+        ["distinct_attempts", "attempt_rows"],
+    ) == expected.popularity(records)
+    assert by_key(
+        cli.sql(f"select * from {marts}dim_exams"),
+        "base_exam_id",
+        ["exam_name", "is_name_shared", "question_count"],
+    ) == expected.exams(records)
+    scores = expected.scores(records)
+    assert by_key(
+        cli.sql(f"select * from {marts}mart_exam_scores"),
+        "base_exam_id",
+        list(next(iter(scores.values()))),
+    ) == approx(scores)
+    difficulty = expected.question_difficulty(records)
+    assert by_key(
+        cli.sql(f"select * from {marts}mart_question_difficulty"),
+        "question_key",
+        ["times_asked", "correct_answers", "correct_rate"],
+    ) == approx(difficulty)
+    assert by_key(
+        cli.sql(f"select * from {marts}mart_option_choices"),
+        ("question_key", "option_id"),
+        ["times_shown", "times_checked", "is_correct_option"],
+    ) == expected.option_choices(records)
+    hourly = cli.sql(f"select * from {marts}mart_activity_hourly")
+    assert {
+        r["hour_of_day_utc"]: r["distinct_attempts"] for r in hourly
+    } == expected.activity_hourly(records)
+    daily = cli.sql(f"select * from {marts}mart_activity_daily")
+    assert {r["activity_date"]: r["distinct_attempts"] for r in daily} == expected.activity_daily(
+        records
+    )
+    timings = expected.durations(records)
+    assert by_key(
+        cli.sql(f"select * from {marts}mart_attempt_durations"),
+        "base_exam_id",
+        ["timed_attempts", "max_duration_seconds", "mean_duration_seconds"],
+    ) == approx(timings)
     stg = cli.sql(
         "select count(*) as n, sum(cast(is_test_record as int)) as tests "
         "from staging.stg_assessments__attempts"
@@ -130,3 +161,15 @@ def test_sql_prints_every_format(cli):
     assert cli.run("sql", "--format", "csv", statement).stdout.splitlines() == ["a,b", '1,"x,y"']
     table = cli.run("sql", statement).stdout.splitlines()
     assert table[0].split() == ["a", "b"] and table[2].split() == ["1", "x,y"]
+
+
+QUERIES = sorted((PROJECT_ROOT / "queries").glob("*.sql"))
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=[q.stem for q in QUERIES])
+def test_every_catalogue_query_answers_over_thrift(cli, query):
+    text = query.read_text()
+    assert text.startswith("-- question: "), "each query states the client's question"
+    rows = json.loads(cli.run("sql", "--format", "json", "-f", str(query)).stdout)
+    assert rows, f"{query.name} returned no rows"
+    assert None not in rows[0].values(), rows[0]

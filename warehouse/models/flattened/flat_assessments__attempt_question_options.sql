@@ -1,11 +1,24 @@
 -- grain: one row per attempt x question x option (attempt_id, question_position,
 -- option_position)
+{{ config(
+    materialized='incremental',
+    incremental_strategy='insert_overwrite',
+    partition_by=['kafka_date'],
+) }}
 
 with
 
 questions as (
 
     select * from {{ ref('flat_assessments__attempt_questions') }}
+    {% if is_incremental() %}
+    where
+        kafka_date in (
+            {{ changed_partitions(
+                ref('flat_assessments__attempt_questions'), 'partition_loaded_at'
+            ) }}
+        )
+    {% endif %}
 
 ),
 
@@ -19,11 +32,10 @@ exploded as (
         questions.question_position,
         questions.is_test_record,
         questions.submitted_at,
+        questions.partition_loaded_at,
         questions.kafka_date,
-        option_slot.pos as option_index,
-        option_slot.col as answer_option
+        posexplode(questions.answer_options) as (option_index, answer_option)
     from questions
-    lateral view posexplode(questions.options) option_slot as pos, col
 
 ),
 
@@ -50,6 +62,7 @@ final as (
         -- timestamps and partition
         cast(answer_option.at as timestamp) as answered_at,
         submitted_at,
+        partition_loaded_at,
         kafka_date
 
     from exploded

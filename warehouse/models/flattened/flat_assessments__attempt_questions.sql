@@ -1,10 +1,21 @@
 -- grain: one row per attempt x question (attempt_id, question_position)
+{{ config(
+    materialized='incremental',
+    incremental_strategy='insert_overwrite',
+    partition_by=['kafka_date'],
+) }}
 
 with
 
 attempts as (
 
     select * from {{ ref('stg_assessments__attempts') }}
+    {% if is_incremental() %}
+    where
+        kafka_date in (
+            {{ changed_partitions(ref('stg_assessments__attempts'), 'partition_loaded_at') }}
+        )
+    {% endif %}
 
 ),
 
@@ -15,11 +26,10 @@ exploded as (
         attempts.base_exam_id,
         attempts.is_test_record,
         attempts.submitted_at,
+        attempts.partition_loaded_at,
         attempts.kafka_date,
-        question_slot.pos as question_index,
-        question_slot.col as question
+        posexplode(attempts.questions) as (question_index, question)
     from attempts
-    lateral view posexplode(attempts.questions) question_slot as pos, col
 
 ),
 
@@ -46,10 +56,11 @@ final as (
         is_test_record,
 
         -- nested, flattened to options downstream
-        question.options as options,
+        question.options as answer_options,
 
         -- timestamps and partition
         submitted_at,
+        partition_loaded_at,
         kafka_date
 
     from exploded

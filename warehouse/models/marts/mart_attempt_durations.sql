@@ -14,7 +14,7 @@ durations as (
 
     select
         base_exam_id,
-        unix_micros(submitted_at) / 1e6 - unix_micros(started_at) / 1e6 as duration_seconds
+        (unix_micros(submitted_at) - unix_micros(started_at)) / 1e6 as duration_seconds
     from attempts
     where started_at is not null and submitted_at >= started_at
 

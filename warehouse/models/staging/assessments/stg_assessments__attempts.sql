@@ -1,10 +1,29 @@
--- grain: one row per attempt (distinct keen_id); the earliest Kafka offset wins
+-- grain: one row per attempt (distinct keen_id); the earliest Kafka offset wins.
+-- Exact duplicates share their keen_timestamp, hence their Kafka timestamp and kafka_date
+-- partition, so deduplicating within a partition deduplicates the whole table.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='insert_overwrite',
+    partition_by=['kafka_date'],
+) }}
 
 with
 
 source as (
 
-    select * from {{ source('assessments', 'assessment_attempts') }}
+    select
+        *,
+        _metadata.file_modification_time as file_loaded_at
+    from {{ source('assessments', 'assessment_attempts') }}
+    {% if is_incremental() %}
+    where
+        kafka_date in (
+            {{ changed_partitions(
+                source('assessments', 'assessment_attempts'),
+                '_metadata.file_modification_time'
+            ) }}
+        )
+    {% endif %}
 
 ),
 
@@ -17,7 +36,8 @@ parsed as (
         kafka_timestamp,
         kafka_date,
         ingested_at,
-        from_json(payload, '{{ assessment_attempt_schema() | replace("\n", " ") }}') as attempt
+        max(file_loaded_at) over (partition by kafka_date) as partition_loaded_at,
+        {{ parse_attempt('payload') }} as attempt
     from source
 
 ),
@@ -75,15 +95,16 @@ renamed as (
         cast(attempt.started_at as timestamp) as started_at,
 
         -- nested, flattened downstream
-        attempt.sequences.questions as questions,
+        attempt.sequences.questions,
 
         -- loader metadata
         kafka_topic,
         kafka_partition,
         kafka_offset,
         kafka_timestamp,
-        kafka_date,
-        ingested_at
+        ingested_at,
+        partition_loaded_at,
+        kafka_date
 
     from ranked
     where copy_number = 1

@@ -1,0 +1,6 @@
+-- question: When do people take exams (attempts per hour of day, UTC)?
+select
+    hour_of_day_utc,
+    distinct_attempts
+from marts.mart_activity_hourly
+order by hour_of_day_utc

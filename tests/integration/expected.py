@@ -1,0 +1,144 @@
+"""Client answers computed independently, in plain Python, from the input records.
+
+The integration tests compare every mart with these. Nothing here reads the warehouse.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import statistics
+from decimal import Decimal
+
+TEST_EXAM = "example-id"
+
+
+def epoch(value: str) -> dt.datetime:
+    # Decimal keeps the export's microseconds exactly (a float would round them).
+    micros = int((Decimal(value) * 1_000_000).to_integral_value())
+    return dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=micros)
+
+
+def iso(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+
+
+def attempts(records: list[dict]) -> list[dict]:
+    """Distinct attempts (first copy of each keen_id), test records left out."""
+    seen: dict[str, dict] = {}
+    for r in records:
+        seen.setdefault(r["keen_id"], r)
+    return [r for r in seen.values() if r["base_exam_id"] != TEST_EXAM]
+
+
+def rows_per_attempt(records: list[dict]) -> collections.Counter:
+    return collections.Counter(r["keen_id"] for r in records)
+
+
+def popularity(records: list[dict]) -> dict[str, dict]:
+    rows = rows_per_attempt(records)
+    out: dict[str, dict] = {}
+    for r in attempts(records):
+        e = out.setdefault(r["base_exam_id"], {"distinct_attempts": 0, "attempt_rows": 0})
+        e["distinct_attempts"] += 1
+        e["attempt_rows"] += rows[r["keen_id"]]
+    return out
+
+
+def exams(records: list[dict]) -> dict[str, dict]:
+    latest: dict[str, tuple] = {}
+    questions: dict[str, set] = collections.defaultdict(set)
+    for r in attempts(records):
+        moment = epoch(r["keen_timestamp"])
+        exam = r["base_exam_id"]
+        if exam not in latest or moment > latest[exam][0]:
+            latest[exam] = (moment, r["exam_name"])
+        questions[exam] |= {q["id"] for q in r["sequences"]["questions"]}
+    names = collections.Counter(name for _, name in latest.values())
+    return {
+        exam: {
+            "exam_name": name,
+            "is_name_shared": names[name] > 1,
+            "question_count": len(questions[exam]),
+        }
+        for exam, (_, name) in latest.items()
+    }
+
+
+def scores(records: list[dict]) -> dict[str, dict]:
+    per_exam: dict[str, list[dict]] = collections.defaultdict(list)
+    for r in attempts(records):
+        counts = r["sequences"].get("counts")
+        if counts and counts["total"] > 0:
+            per_exam[r["base_exam_id"]].append(counts)
+    out = {}
+    for exam, counts in per_exam.items():
+        each = [c["correct"] / c["total"] for c in counts]
+        out[exam] = {
+            "scored_attempts": len(counts),
+            "mean_score": statistics.fmean(each),
+            "pooled_score": sum(c["correct"] for c in counts) / sum(c["total"] for c in counts),
+            "score_stddev": statistics.stdev(each) if len(each) > 1 else None,
+            "perfect_attempts": sum(s == 1 for s in each),
+            "below_half_attempts": sum(s < 0.5 for s in each),
+            "incomplete_answers": sum(c["incomplete"] for c in counts),
+            "unanswered_questions": sum(c["unanswered"] for c in counts),
+        }
+    return out
+
+
+def question_difficulty(records: list[dict]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for r in attempts(records):
+        for q in r["sequences"]["questions"]:
+            e = out.setdefault(
+                f"{r['base_exam_id']}:{q['id']}", {"times_asked": 0, "correct_answers": 0}
+            )
+            e["times_asked"] += 1
+            e["correct_answers"] += q.get("user_result") == "correct"
+    for e in out.values():
+        e["correct_rate"] = e["correct_answers"] / e["times_asked"]
+    return out
+
+
+def option_choices(records: list[dict]) -> dict[tuple[str, str], dict]:
+    out: dict[tuple[str, str], dict] = {}
+    for r in attempts(records):
+        for q in r["sequences"]["questions"]:
+            for o in q["options"]:
+                e = out.setdefault(
+                    (f"{r['base_exam_id']}:{q['id']}", o["id"]),
+                    {"times_shown": 0, "times_checked": 0, "is_correct_option": False},
+                )
+                e["times_shown"] += 1
+                e["times_checked"] += bool(o["checked"])
+                e["is_correct_option"] |= o.get("correct") is True
+    return out
+
+
+def activity_hourly(records: list[dict]) -> dict[int, int]:
+    hours = collections.Counter(epoch(r["keen_timestamp"]).hour for r in attempts(records))
+    return {h: hours[h] for h in range(24)}
+
+
+def activity_daily(records: list[dict]) -> dict[str, int]:
+    days = collections.Counter(
+        epoch(r["keen_timestamp"]).date().isoformat() for r in attempts(records)
+    )
+    return dict(days)
+
+
+def durations(records: list[dict]) -> dict[str, dict]:
+    per_exam: dict[str, list[float]] = collections.defaultdict(list)
+    for r in attempts(records):
+        seconds = (epoch(r["keen_timestamp"]) - iso(r["started_at"])).total_seconds()
+        if seconds >= 0:
+            per_exam[r["base_exam_id"]].append(seconds)
+    return {
+        exam: {
+            "timed_attempts": len(s),
+            "max_duration_seconds": max(s),
+            "mean_duration_seconds": statistics.fmean(s),
+        }
+        for exam, s in per_exam.items()
+    }
