@@ -2,7 +2,7 @@
 
 For each size a private stack starts on a fresh state dir; generated attempts are
 published and landed, then ``dbt build`` runs in full. At the largest size, 1 % more
-attempts (new event days and late ones) are published and landed, and ``dbt build``
+attempts (the next day's activity) are published and landed, and ``dbt build``
 runs again incrementally; the ratio incremental / full is the figure to watch (target
 <= 15 %). Times are wall-clock on a shared machine: compare the ratio, not the seconds.
 
@@ -24,6 +24,8 @@ from stack.config import PROJECT_ROOT, from_env
 from stack.launcher import Stack
 
 BIN = Path(sys.executable).parent
+# The +1 % models the next day's activity: generated data spans 2017-11-20 + 70 days.
+NEXT_DAY = "2018-01-29"
 
 
 def timed(label: str, cmd: list[str], env: dict[str, str]) -> float:
@@ -85,6 +87,10 @@ def run_size(count: int, seed: int, offset: int, incremental: bool) -> dict[str,
                         str(seed + 1),
                         "--output",
                         str(extra),
+                        "--start",
+                        NEXT_DAY,
+                        "--days",
+                        "1",
                     ],
                     env,
                 )

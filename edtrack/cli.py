@@ -174,8 +174,24 @@ def stack_env(obj: Context) -> None:
     default=None,
     help="Default: from the file name.",
 )
-def generate(count: int, seed: int, output: str, fmt: str | None) -> None:
+@click.option(
+    "--start",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default="2017-11-20",
+    show_default=True,
+    help="First day of activity (UTC).",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=70,
+    show_default=True,
+    help="Days of activity from --start.",
+)
+def generate(count: int, seed: int, output: str, fmt: str | None, start, days: int) -> None:
     """Write synthetic attempts with the shape and quirks of the real export."""
+    import datetime as dt
+
     from tqdm import tqdm
 
     from ingestion import generate as gen
@@ -184,7 +200,8 @@ def generate(count: int, seed: int, output: str, fmt: str | None) -> None:
     with tqdm(
         total=count, unit="rec", desc="generate", file=sys.stderr, mininterval=2, disable=None
     ) as bar:
-        n = gen.write(gen.generate(count, seed), Path(output), fmt, progress=bar.update)
+        records = gen.generate(count, seed, start=start.replace(tzinfo=dt.UTC), days=days)
+        n = gen.write(records, Path(output), fmt, progress=bar.update)
     click.echo(f"wrote {n:,} records to {output} in {time.monotonic() - t0:.1f} s", err=True)
 
 

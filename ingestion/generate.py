@@ -199,14 +199,20 @@ def _counts(questions: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _moment(rng: random.Random) -> dt.datetime:
-    day = rng.randrange(SPAN_DAYS)
+def _moment(rng: random.Random, start: dt.datetime, days: int) -> dt.datetime:
+    day = rng.randrange(days)
     hour = rng.choices(range(24), HOUR_WEIGHTS)[0]
-    return START + dt.timedelta(days=day, hours=hour, seconds=rng.uniform(0, 3600))
+    return start + dt.timedelta(days=day, hours=hour, seconds=rng.uniform(0, 3600))
 
 
-def make_attempt(rng: random.Random, exam: Exam, test_record: bool = False) -> dict[str, Any]:
-    started = _moment(rng)
+def make_attempt(
+    rng: random.Random,
+    exam: Exam,
+    test_record: bool = False,
+    start: dt.datetime = START,
+    days: int = SPAN_DAYS,
+) -> dict[str, Any]:
+    started = _moment(rng, start, days)
     clock = started
     questions = []
     for q in exam.questions:
@@ -234,8 +240,14 @@ def make_attempt(rng: random.Random, exam: Exam, test_record: bool = False) -> d
     }
 
 
-def generate(count: int, seed: int = 0) -> Iterator[dict[str, Any]]:
-    """Yield ``count`` records (duplicates included in the count), deterministically."""
+def generate(
+    count: int, seed: int = 0, start: dt.datetime = START, days: int = SPAN_DAYS
+) -> Iterator[dict[str, Any]]:
+    """Yield ``count`` records (duplicates included in the count), deterministically.
+
+    Attempts fall on ``days`` days from ``start`` (UTC), so a later batch can model
+    the next day's activity.
+    """
     rng = random.Random(seed)
     exams = make_exams(rng)
     weights = [e.weight for e in exams]
@@ -254,9 +266,9 @@ def generate(count: int, seed: int = 0) -> Iterator[dict[str, Any]]:
             emitted += 1
             continue
         if rng.random() < TEST_RECORD_RATE:
-            record = make_attempt(rng, test_exam, test_record=True)
+            record = make_attempt(rng, test_exam, True, start, days)
         else:
-            record = make_attempt(rng, rng.choices(exams, weights)[0])
+            record = make_attempt(rng, rng.choices(exams, weights)[0], False, start, days)
         yield record
         emitted += 1
         if rng.random() < DUPLICATE_RATE:

@@ -101,3 +101,10 @@ def test_write_array_matches_the_export_layout_and_jsonl_is_one_per_line(tmp_pat
     write(iter(recs), lines)
     with gzip.open(lines, "rt") as f:
         assert [json.loads(line) for line in io.StringIO(f.read())] == recs
+
+
+def test_start_and_days_place_a_batch_on_given_days():
+    import datetime as dt
+
+    recs = list(generate(300, seed=4, start=dt.datetime(2018, 1, 29, tzinfo=dt.UTC), days=2))
+    assert {r["started_at"][:10] for r in recs} == {"2018-01-29", "2018-01-30"}
