@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from edtrack.errors import UserError
+from ingestion.catalog import DEFAULT_ROOT
 
 FORMAT_CHOICE = click.Choice(["table", "csv", "json"])
 
@@ -279,7 +280,7 @@ def publish(
     help="Larger messages are quarantined.",
 )
 @click.option(
-    "--root", default="/edtrack/raw", show_default=True, help="HDFS folder of the raw tables."
+    "--root", default=DEFAULT_ROOT, show_default=True, help="HDFS folder of the raw tables."
 )
 @click.pass_obj
 def land(
@@ -293,9 +294,7 @@ def land(
     root: str,
 ) -> None:
     """Land messages from Kafka into raw.assessment_attempts on HDFS, exactly once."""
-    from edtrack import sql
     from ingestion import land as landing
-    from ingestion.catalog import Catalog, Tables
 
     cfg = obj.stack
     config = landing.LandConfig(
@@ -307,21 +306,15 @@ def land(
         max_message_bytes=max_message_bytes,
         status_path=cfg.run_dir / "lander-status.json",
     )
-    tables = Tables(cfg.hdfs_url, root)
-    connection = sql.connect(cfg.host, cfg.ports["thrift"])
-    consumer = landing.make_consumer(config)
-    try:
-        lander = landing.Lander(
-            config,
-            consumer,
-            landing.HdfsStore(landing.make_hdfs_client(cfg.hdfs_url), tables),
-            Catalog(connection, tables),
-        )
-        landing.install_signal_handlers(lander)
-        lander.run(until_caught_up=until_caught_up)
-    finally:
-        consumer.close()
-        connection.close()
+    landing.run(
+        config,
+        cfg.hdfs_url,
+        cfg.host,
+        cfg.ports["thrift"],
+        root=root,
+        until_caught_up=until_caught_up,
+        handle_signals=True,
+    )
 
 
 # --- serving ----------------------------------------------------------------------------

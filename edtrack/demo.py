@@ -73,8 +73,8 @@ def read_query(name: str) -> tuple[str, str]:
 
 def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int) -> None:
     from ingestion import generate
-    from ingestion.catalog import Catalog, Tables
-    from ingestion.land import HdfsStore, LandConfig, Lander, make_consumer, make_hdfs_client
+    from ingestion import land as landing
+    from ingestion.land import LandConfig
     from ingestion.publish import DEFAULT_TOPIC, PublishConfig, publish
     from stack.launcher import Stack
 
@@ -105,28 +105,23 @@ def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int)
         click.echo(f"  {summary.line()}")
 
     step("Landing messages on HDFS as raw.assessment_attempts")
-    tables = Tables(config.hdfs_url, "/edtrack/raw")
     land_config = LandConfig(
         bootstrap=config.kafka_bootstrap, status_path=config.run_dir / "lander-status.json"
     )
-    connection = sql.connect(config.host, config.ports["thrift"])
-    consumer = make_consumer(land_config)
-    try:
-        lander = Lander(
-            land_config,
-            consumer,
-            HdfsStore(make_hdfs_client(config.hdfs_url), tables),
-            Catalog(connection, tables),
-            report=lambda m: click.echo(f"  {m}"),
-        )
-        lander.run(until_caught_up=True)
-    finally:
-        consumer.close()
+    landing.run(
+        land_config,
+        config.hdfs_url,
+        config.host,
+        config.ports["thrift"],
+        until_caught_up=True,
+        report=lambda m: click.echo(f"  {m}"),
+    )
 
     step("Building the warehouse: dbt build (staging -> marts, with tests)")
     run_dbt(config, "build")
 
     step("Answering client questions over the Thrift Server")
+    connection = sql.connect(config.host, config.ports["thrift"])
     try:
         for name in DEMO_QUERIES:
             question, text = read_query(name)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from edtrack import sql
 
 SCHEMA = "raw"
+DEFAULT_ROOT = "/edtrack/raw"  # HDFS folder of both raw tables and the lander's temp files
 RAW_TABLE = "assessment_attempts"
 QUARANTINE_TABLE = "assessment_attempts_quarantine"
 

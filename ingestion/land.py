@@ -34,7 +34,7 @@ from pathlib import Path
 
 from edtrack.errors import UserError
 from edtrack.net import require_kafka
-from ingestion.catalog import QUARANTINE_TABLE, RAW_TABLE, Catalog, Tables
+from ingestion.catalog import DEFAULT_ROOT, QUARANTINE_TABLE, RAW_TABLE, Catalog, Tables
 from ingestion.envelope import LandedFile, classify, envelope, partition_date
 from ingestion.publish import DEFAULT_TOPIC
 
@@ -380,3 +380,32 @@ def make_hdfs_client(hdfs_url: str):
 def install_signal_handlers(lander: Lander) -> None:
     signal.signal(signal.SIGTERM, lander.stop)
     signal.signal(signal.SIGINT, lander.stop)
+
+
+def run(
+    config: LandConfig,
+    hdfs_url: str,
+    thrift_host: str,
+    thrift_port: int,
+    root: str = DEFAULT_ROOT,
+    until_caught_up: bool = False,
+    report: Callable[[str], None] | None = None,
+    handle_signals: bool = False,
+) -> Stats:
+    """Wire a lander to the real Kafka, HDFS and Thrift Server, run it, close it all."""
+    from edtrack import sql
+
+    tables = Tables(hdfs_url, root)
+    connection = sql.connect(thrift_host, thrift_port)
+    try:
+        consumer = make_consumer(config)
+        try:
+            store = HdfsStore(make_hdfs_client(hdfs_url), tables)
+            lander = Lander(config, consumer, store, Catalog(connection, tables), report=report)
+            if handle_signals:
+                install_signal_handlers(lander)
+            return lander.run(until_caught_up=until_caught_up)
+        finally:
+            consumer.close()
+    finally:
+        connection.close()
