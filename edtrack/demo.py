@@ -74,6 +74,7 @@ def read_query(name: str) -> tuple[str, str]:
 def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int) -> None:
     from ingestion import generate
     from ingestion import land as landing
+    from ingestion.catalog import DEFAULT_ROOT
     from ingestion.land import LandConfig
     from ingestion.publish import DEFAULT_TOPIC, PublishConfig, publish
     from stack.launcher import Stack
@@ -115,6 +116,7 @@ def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int)
         config.ports["thrift"],
         until_caught_up=True,
         report=lambda m: click.echo(f"  {m}"),
+        lock=landing.lock_path(config.run_dir, DEFAULT_TOPIC, DEFAULT_ROOT),
     )
 
     step("Building the warehouse: dbt build (staging -> marts, with tests)")

@@ -38,6 +38,7 @@ PARTITION_COLUMN = ("kafka_date", "date", "UTC date of kafka_timestamp (partitio
 class Tables:
     hdfs_url: str
     root: str  # HDFS folder holding both tables and the lander's temp folder
+    schema: str = SCHEMA  # metastore database holding both tables
 
     def location(self, table: str) -> str:
         return f"{self.hdfs_url}{self.root}/{table}"
@@ -50,7 +51,7 @@ class Tables:
         return f"{self.root}/{table}"
 
 
-def create_table_sql(table: str, location: str, quarantine: bool) -> str:
+def create_table_sql(table: str, location: str, quarantine: bool, schema: str = SCHEMA) -> str:
     columns = COMMON_COLUMNS + (QUARANTINE_COLUMNS if quarantine else ()) + (PARTITION_COLUMN,)
     body = ",\n  ".join(f"{name} {kind} comment {quote(doc)}" for name, kind, doc in columns)
     what = (
@@ -59,7 +60,7 @@ def create_table_sql(table: str, location: str, quarantine: bool) -> str:
         else "Every landed assessment attempt message, one row per Kafka message"
     )
     return (
-        f"create table if not exists {SCHEMA}.{table} (\n  {body}\n)\n"
+        f"create table if not exists {schema}.{table} (\n  {body}\n)\n"
         f"using json\npartitioned by ({PARTITION_COLUMN[0]})\n"
         f"location {quote(location)}\ncomment {quote(what)}"
     )
@@ -79,18 +80,18 @@ class Catalog:
         self._registered: set[tuple[str, str]] = set()
 
     def ensure_tables(self) -> None:
-        sql.run(self.connection, f"create database if not exists {SCHEMA}")
+        schema = self.tables.schema
+        sql.run(self.connection, f"create database if not exists {schema}")
         for table, quarantine in ((RAW_TABLE, False), (QUARANTINE_TABLE, True)):
-            sql.run(
-                self.connection, create_table_sql(table, self.tables.location(table), quarantine)
-            )
+            location = self.tables.location(table)
+            sql.run(self.connection, create_table_sql(table, location, quarantine, schema))
 
     def add_partition(self, table: str, date: str) -> None:
         if (table, date) in self._registered:
             return
         sql.run(
             self.connection,
-            f"alter table {SCHEMA}.{table} add if not exists partition "
+            f"alter table {self.tables.schema}.{table} add if not exists partition "
             f"({PARTITION_COLUMN[0]} = %(date)s)",
             {"date": date},
         )

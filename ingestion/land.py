@@ -17,24 +17,46 @@ A crash before the last rename of a batch leaves it to be landed again whole; a 
 after it leaves a complete batch that the restart skips past. Neither loses nor
 duplicates a row. Every message lands in exactly one of the raw table or the
 quarantine table.
+
+Replay (``edtrack replay``) deletes a partition's landed batches from an offset on
+(whole batches, so it may start a little earlier) and lands them again from Kafka:
+the same messages, the same dates, the same rows. One lander per topic and root runs
+at a time: a lock file in the stack's run dir refuses a second one.
+
+Memory is bounded by the batch settings, not by the topic: at most one batch per
+partition is buffered (``batch_bytes`` of envelopes, or ``batch_records``), the consumer
+holds at most ``fetch_max_bytes`` of fetched data, and a flush briefly holds one more
+copy of the batch while it writes. So RSS <= baseline + partitions x 2 x batch size +
+fetch_max_bytes; with the defaults and 3 partitions of ~3 KB attempts (20,000 records,
+~60 MB per batch) that is ~0.5 GB in the worst case.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
+import os
 import signal
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edtrack.errors import UserError
 from edtrack.net import require_kafka
-from ingestion.catalog import DEFAULT_ROOT, QUARANTINE_TABLE, RAW_TABLE, Catalog, Tables
+from ingestion.catalog import (
+    DEFAULT_ROOT,
+    QUARANTINE_TABLE,
+    RAW_TABLE,
+    SCHEMA,
+    Catalog,
+    Tables,
+)
 from ingestion.envelope import LandedFile, classify, envelope, partition_date
 from ingestion.publish import DEFAULT_TOPIC
 
@@ -56,6 +78,21 @@ class LandConfig:
     poll_timeout_ms: int = 500
     status_path: Path | None = None
     progress_every_s: float = 5.0
+    fetch_max_bytes: int = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Replay:
+    """Land a partition again from an offset, or from the first message at or after a
+    timestamp (ms since the epoch)."""
+
+    partition: int
+    offset: int | None = None
+    timestamp_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.offset is None) == (self.timestamp_ms is None):
+            raise ValueError("a replay starts from an offset or from a timestamp, not both")
 
 
 @dataclass
@@ -137,6 +174,9 @@ class HdfsStore:
             if landed is not None and folder.startswith(PARTITION_DIR_PREFIX):
                 yield folder[len(PARTITION_DIR_PREFIX) :], landed
 
+    def path(self, table: str, date: str, landed: LandedFile) -> str:
+        return f"{self.tables.dir(table)}/{PARTITION_DIR_PREFIX}{date}/{landed.name}"
+
     def recover(self, topic: str, report: Callable[[str], None] = lambda _: None) -> dict[int, int]:
         """Next offset per partition, after its last complete batch.
 
@@ -147,8 +187,9 @@ class HdfsStore:
         for table in (RAW_TABLE, QUARANTINE_TABLE):
             for date, landed in self.landed(table):
                 if landed.topic == topic:
-                    path = f"{self.tables.dir(table)}/{PARTITION_DIR_PREFIX}{date}/{landed.name}"
-                    batches.setdefault(landed.batch, []).append((landed, path))
+                    batches.setdefault(landed.batch, []).append(
+                        (landed, self.path(table, date, landed))
+                    )
         resume: dict[int, int] = {}  # partition -> first offset of an incomplete batch
         for (_, partition, first, _), files in batches.items():
             parts = {f.part for f, _ in files}
@@ -168,6 +209,32 @@ class HdfsStore:
         for partition, first in resume.items():
             next_offsets[partition] = first
         return next_offsets
+
+    def discard_from(
+        self, topic: str, partition: int, offset: int, report: Callable[[str], None]
+    ) -> int | None:
+        """Delete ``partition``'s landed batches that hold any offset >= ``offset``.
+
+        Batches go whole, so landing starts again at the first offset of the earliest
+        one deleted (<= ``offset``), which is returned; None when nothing was landed there.
+        """
+        doomed: dict[tuple[str, int, int, int], list[str]] = {}
+        for table in (RAW_TABLE, QUARANTINE_TABLE):
+            for date, landed in self.landed(table):
+                if landed.batch[:2] == (topic, partition) and landed.last >= offset:
+                    doomed.setdefault(landed.batch, []).append(self.path(table, date, landed))
+        for paths in doomed.values():
+            for path in paths:
+                self.client.delete(path)
+        if not doomed:
+            return None
+        start = min(first for _, _, first, _ in doomed)
+        files = sum(len(paths) for paths in doomed.values())
+        report(
+            f"replay: removed {len(doomed)} batch(es), {files} file(s) of partition "
+            f"{partition} from offset {start} on"
+        )
+        return start
 
     def clean_tmp(self) -> int:
         """Delete temporary files an earlier run left behind; return how many."""
@@ -189,9 +256,8 @@ class HdfsStore:
 
     def commit(self, tmp: str, table: str, date: str, landed: LandedFile) -> str:
         """Rename a staged part to its final name (atomic in HDFS)."""
-        final_dir = f"{self.tables.dir(table)}/{PARTITION_DIR_PREFIX}{date}"
-        self.client.mkdirs(final_dir, create_parent=True)
-        final = f"{final_dir}/{landed.name}"
+        final = self.path(table, date, landed)
+        self.client.mkdirs(final.rpartition("/")[0], create_parent=True)
         self.client.rename(tmp, final, overwrite=True)
         return final
 
@@ -219,7 +285,7 @@ class Lander:
         self._pool = ThreadPoolExecutor(config.write_threads, thread_name_prefix="stage")
 
     # .. start-up ........................................................................
-    def start(self) -> None:
+    def start(self, replays: Iterable[Replay] = ()) -> None:
         from kafka import TopicPartition
 
         removed = self.store.clean_tmp()
@@ -233,6 +299,8 @@ class Lander:
             )
         self._partitions = [TopicPartition(self.config.topic, p) for p in sorted(partitions)]
         self.consumer.assign(self._partitions)
+        for replay in replays:
+            self._discard(replay, partitions)
         next_offsets = self.store.recover(self.config.topic, self.report)
         for tp in self._partitions:
             if tp.partition in next_offsets:
@@ -248,6 +316,24 @@ class Lander:
             f"resuming {self.config.topic} at offsets "
             f"{ {p: next_offsets.get(p, 0) for p in sorted(partitions)} }"
         )
+
+    def _discard(self, replay: Replay, partitions: set[int]) -> None:
+        from kafka import TopicPartition
+
+        if replay.partition not in partitions:
+            raise UserError(
+                f"Topic {self.config.topic!r} has no partition {replay.partition} "
+                f"(it has {', '.join(map(str, sorted(partitions)))})."
+            )
+        offset = replay.offset
+        if offset is None:
+            tp = TopicPartition(self.config.topic, replay.partition)
+            found = self.consumer.offsets_for_times({tp: replay.timestamp_ms})[tp]
+            if found is None:
+                self.report(f"replay: partition {replay.partition} has no message that late")
+                return
+            offset = found.offset
+        self.store.discard_from(self.config.topic, replay.partition, offset, self.report)
 
     # .. the loop ........................................................................
     def consume_once(self) -> int:
@@ -314,8 +400,8 @@ class Lander:
             tp.partition: max(0, ends[tp] - self.consumer.position(tp)) for tp in self._partitions
         }
 
-    def run(self, until_caught_up: bool = False) -> Stats:
-        self.start()
+    def run(self, until_caught_up: bool = False, replays: Iterable[Replay] = ()) -> Stats:
+        self.start(replays)
         last_report = self.clock()
         while not self.stopping:
             got = self.consume_once()
@@ -337,10 +423,11 @@ class Lander:
 
     def _progress(self) -> None:
         snap = self.stats.snapshot()
+        rate, lag = snap["records_per_s"], snap["total_lag"]
+        left = f", ~{lag / rate:,.0f} s left" if lag and rate else ""
         self.report(
             f"landed {snap['records']:,} ({snap['quarantined']:,} quarantined) in "
-            f"{snap['files_committed']:,} files, {snap['records_per_s']:,} records/s, "
-            f"lag {snap['total_lag']:,}"
+            f"{snap['files_committed']:,} files, {rate:,} records/s, lag {lag:,}{left}"
         )
         if self.config.status_path is not None:
             self.config.status_path.parent.mkdir(parents=True, exist_ok=True)
@@ -367,7 +454,7 @@ def make_consumer(config: LandConfig):
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=max(config.max_message_bytes * 2, 1024 * 1024) * 8,
-        fetch_max_bytes=64 * 1024 * 1024,
+        fetch_max_bytes=config.fetch_max_bytes,
     )
 
 
@@ -382,30 +469,139 @@ def install_signal_handlers(lander: Lander) -> None:
     signal.signal(signal.SIGINT, lander.stop)
 
 
+@contextlib.contextmanager
+def exclusive(lock_path: Path | None, topic: str) -> Iterator[None]:
+    """Hold the lander lock of a topic for the duration; refuse when another holds it."""
+    if lock_path is None:
+        yield
+        return
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "unknown"
+            raise UserError(
+                f"A lander for topic {topic!r} is already running (pid {holder}); stop it "
+                "first (it flushes and commits on SIGTERM), then run this again."
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield
+
+
+def lock_path(run_dir: Path, topic: str, root: str) -> Path:
+    return run_dir / f"lander-{topic}-{root.strip('/').replace('/', '_')}.lock"
+
+
 def run(
     config: LandConfig,
     hdfs_url: str,
     thrift_host: str,
     thrift_port: int,
     root: str = DEFAULT_ROOT,
+    schema: str = SCHEMA,
     until_caught_up: bool = False,
     report: Callable[[str], None] | None = None,
     handle_signals: bool = False,
+    replays: Iterable[Replay] = (),
+    lock: Path | None = None,
 ) -> Stats:
     """Wire a lander to the real Kafka, HDFS and Thrift Server, run it, close it all."""
+    with exclusive(lock, config.topic):
+        return _run(
+            config,
+            Tables(hdfs_url, root, schema),
+            thrift_host,
+            thrift_port,
+            until_caught_up,
+            report,
+            handle_signals,
+            replays,
+        )
+
+
+def _run(
+    config: LandConfig,
+    tables: Tables,
+    thrift_host: str,
+    thrift_port: int,
+    until_caught_up: bool,
+    report: Callable[[str], None] | None,
+    handle_signals: bool,
+    replays: Iterable[Replay],
+) -> Stats:
     from edtrack import sql
 
-    tables = Tables(hdfs_url, root)
     connection = sql.connect(thrift_host, thrift_port)
     try:
         consumer = make_consumer(config)
         try:
-            store = HdfsStore(make_hdfs_client(hdfs_url), tables)
+            store = HdfsStore(make_hdfs_client(tables.hdfs_url), tables)
             lander = Lander(config, consumer, store, Catalog(connection, tables), report=report)
             if handle_signals:
                 install_signal_handlers(lander)
-            return lander.run(until_caught_up=until_caught_up)
+            return lander.run(until_caught_up=until_caught_up, replays=replays)
         finally:
             consumer.close()
     finally:
         connection.close()
+
+
+def holder(lock: Path) -> int | None:
+    """The pid of the lander holding ``lock``, or None when no lander runs."""
+    if not lock.exists():
+        return None
+    with open(lock) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = handle.read().strip()
+            return int(text) if text.isdigit() else -1
+    return None
+
+
+def status(config: LandConfig, lock: Path | None = None) -> dict[str, object]:
+    """Per-partition lag of the lander's consumer group, from Kafka's committed offsets,
+    with the running lander's own figures (rate, files, quarantined) when it reports."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    require_kafka(config.bootstrap)
+    consumer = KafkaConsumer(
+        bootstrap_servers=config.bootstrap, group_id=config.group_id, enable_auto_commit=False
+    )
+    try:
+        partitions = sorted(consumer.partitions_for_topic(config.topic) or ())
+        tps = [TopicPartition(config.topic, p) for p in partitions]
+        starts = consumer.beginning_offsets(tps) if tps else {}
+        ends = consumer.end_offsets(tps) if tps else {}
+        rows = []
+        for tp in tps:
+            committed = consumer.committed(tp)
+            done = starts[tp] if committed is None else committed
+            rows.append(
+                {
+                    "partition": tp.partition,
+                    "committed": committed,
+                    "end": ends[tp],
+                    "lag": max(0, ends[tp] - done),
+                }
+            )
+    finally:
+        consumer.close()
+    pid = holder(lock) if lock is not None else None
+    report = None
+    if config.status_path is not None and config.status_path.exists():
+        report = json.loads(config.status_path.read_text())
+    return {
+        "topic": config.topic,
+        "group": config.group_id,
+        "running": pid is not None,
+        "pid": pid,
+        "partitions": rows,
+        "total_lag": sum(r["lag"] for r in rows),
+        "last_report": report,
+    }

@@ -104,6 +104,14 @@ class FakeConsumer:
                 self.positions[tp.partition] = start + len(chunk)
         return out
 
+    def offsets_for_times(self, timestamps):
+        found = {}
+        for tp, ms in timestamps.items():
+            messages = self.messages[tp.partition]
+            first = next((i for i, (ts, _) in enumerate(messages) if ts >= ms), None)
+            found[tp] = None if first is None else SimpleNamespace(offset=first, timestamp=ms)
+        return found
+
     def commit(self, offsets):
         self.commits.append({tp.partition: om.offset for tp, om in offsets.items()})
 

@@ -1,10 +1,12 @@
 import json
+import os
 
 import pytest
 
+from edtrack.errors import UserError
 from ingestion.catalog import QUARANTINE_TABLE, RAW_TABLE, Tables
 from ingestion.envelope import LandedFile
-from ingestion.land import HdfsStore, LandConfig, Lander, Pending
+from ingestion.land import HdfsStore, LandConfig, Lander, Pending, Replay, exclusive, holder
 
 from .fakes import FakeCatalog, FakeConsumer, FakeHdfs
 
@@ -134,3 +136,80 @@ def test_batches_close_by_records_bytes_or_age(limits, adds, now, full):
     for i in range(adds):
         pending.add(i, (RAW_TABLE, "2018-01-23"), b"x" * 12, now=0.0)
     assert pending.full(config, now) is full
+
+
+def land_seven_in_batches_of_three(fs: FakeHdfs) -> dict:
+    messages = {0: [(DAY1 + i, attempt(i)) for i in range(7)], 1: [(DAY2, attempt(100))]}
+    make_lander(FakeConsumer(TOPIC, messages), fs, batch_records=3).run(until_caught_up=True)
+    return messages
+
+
+def files_of(fs: FakeHdfs) -> dict[str, bytes]:
+    """Landed files, with the ingest time (which a replay changes) blanked out."""
+    return {
+        path: b"\n".join(
+            json.dumps({**json.loads(line), "ingested_at": None}).encode()
+            for line in data.splitlines()
+        )
+        for path, data in fs.files.items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("replay", "relanded"),
+    [
+        pytest.param(Replay(0, offset=4), [3, 4, 5, 6], id="offset-inside-a-batch"),
+        pytest.param(Replay(0, offset=3), [3, 4, 5, 6], id="offset-at-a-batch-start"),
+        pytest.param(Replay(0, offset=0), list(range(7)), id="whole-partition"),
+        pytest.param(Replay(0, timestamp_ms=DAY1 + 6), [6], id="from-a-timestamp"),
+        pytest.param(Replay(0, offset=50), [], id="past-the-end"),
+    ],
+)
+def test_replay_lands_the_same_rows_again_from_the_start_of_the_batch(replay, relanded):
+    fs = FakeHdfs()
+    messages = land_seven_in_batches_of_three(fs)
+    before = files_of(fs)
+    fs.renames.clear()
+    consumer = FakeConsumer(TOPIC, messages)
+    make_lander(consumer, fs, batch_records=3).run(until_caught_up=True, replays=[replay])
+    assert files_of(fs) == before
+    renamed = [LandedFile.parse(dst.rpartition("/")[2]) for _, dst in fs.renames]
+    assert sorted(o for f in renamed for o in range(f.first, f.last + 1)) == relanded
+    assert all(f.partition == 0 for f in renamed)
+
+
+def test_replay_of_a_missing_partition_says_which_exist():
+    fs = FakeHdfs()
+    messages = land_seven_in_batches_of_three(fs)
+    lander = make_lander(FakeConsumer(TOPIC, messages), fs)
+    with pytest.raises(UserError, match="no partition 5 \\(it has 0, 1\\)"):
+        lander.start([Replay(5, offset=0)])
+
+
+def test_replay_refills_a_lost_batch():
+    fs = FakeHdfs()
+    messages = land_seven_in_batches_of_three(fs)
+    before = files_of(fs)
+    lost = next(p for p in fs.files if LandedFile.parse(p.rpartition("/")[2]).first == 3)
+    del fs.files[lost]
+    consumer = FakeConsumer(TOPIC, messages)
+    make_lander(consumer, fs, batch_records=3).run(until_caught_up=True, replays=[Replay(0, 3)])
+    assert files_of(fs) == before
+
+
+def test_a_replay_needs_an_offset_or_a_timestamp_but_not_both():
+    with pytest.raises(ValueError, match="not both"):
+        Replay(0)
+    with pytest.raises(ValueError, match="not both"):
+        Replay(0, offset=1, timestamp_ms=2)
+
+
+def test_only_one_lander_holds_the_lock_and_status_names_its_pid(tmp_path):
+    lock = tmp_path / "lander.lock"
+    assert holder(lock) is None
+    with exclusive(lock, TOPIC):
+        assert holder(lock) == os.getpid()
+        refused = pytest.raises(UserError, match=f"already running \\(pid {os.getpid()}\\)")
+        with refused, exclusive(lock, TOPIC):
+            pass
+    assert holder(lock) is None
