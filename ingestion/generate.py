@@ -20,6 +20,7 @@ The consistency rules of the export hold on every generated record with counts.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gzip
 import json
 import math
@@ -127,7 +128,14 @@ def make_exams(rng: random.Random, n_exams: int = 100, shared_names: int = 4) ->
 
 
 def _iso_ms(moment: dt.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _option_ids(question_id: str, n_options: int) -> tuple[str, ...]:
+    """Option ids are stable per question: drawn from a generator seeded by its id."""
+    ids_rng = random.Random(question_id)
+    return tuple(_uuid(ids_rng) for _ in range(n_options))
 
 
 def _answer(
@@ -155,9 +163,8 @@ def _answer(
     else:
         chosen = set()
     options = []
-    ids_rng = random.Random(q.id)  # option ids are stable per question
-    for i in range(q.n_options):
-        option: dict[str, Any] = {"checked": i in chosen, "id": _uuid(ids_rng)}
+    for i, option_id in enumerate(_option_ids(q.id, q.n_options)):
+        option: dict[str, Any] = {"checked": i in chosen, "id": option_id}
         touched = i in chosen or rng.random() < 0.04
         if touched:
             clock += dt.timedelta(seconds=rng.uniform(2, 20))
