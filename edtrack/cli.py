@@ -5,6 +5,7 @@ Every failure a user can fix ends with one sentence and a non-zero exit code.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 import click
 
 from edtrack.errors import UserError
-from ingestion.catalog import DEFAULT_ROOT
+from ingestion.catalog import DEFAULT_ROOT, SCHEMA
 
 FORMAT_CHOICE = click.Choice(["table", "csv", "json"])
 
@@ -191,7 +192,6 @@ def stack_env(obj: Context) -> None:
 )
 def generate(count: int, seed: int, output: str, fmt: str | None, start, days: int) -> None:
     """Write synthetic attempts with the shape and quirks of the real export."""
-    import datetime as dt
 
     from tqdm import tqdm
 
@@ -204,6 +204,69 @@ def generate(count: int, seed: int, output: str, fmt: str | None, start, days: i
         records = gen.generate(count, seed, start=start.replace(tzinfo=dt.UTC), days=days)
         n = gen.write(records, Path(output), fmt, progress=bar.update)
     click.echo(f"wrote {n:,} records to {output} in {time.monotonic() - t0:.1f} s", err=True)
+
+
+@main.command()
+@click.argument("file")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "json"]),
+    default="markdown",
+    show_default=True,
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the report here (default: stdout).",
+)
+@click.option(
+    "--exact-distinct",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Distinct values counted exactly per path and type, then estimated (HyperLogLog).",
+)
+def profile(file: str, fmt: str, output: str | None, exact_distinct: int) -> None:
+    """Profile every field of FILE (export JSON array, JSON Lines, gzip, or - for stdin)."""
+    from tqdm import tqdm
+
+    from ingestion import profile as profiling
+
+    if output and not Path(output).resolve().parent.is_dir():
+        raise UserError(f"The folder of {output} does not exist; create it or pick another path.")
+    total = os.path.getsize(file) if file != "-" and os.path.isfile(file) else None
+    t0 = time.monotonic()
+    with tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        desc="profile",
+        file=sys.stderr,
+        mininterval=2,
+        disable=None,
+    ) as bar:
+
+        def progress(records: int, read: int) -> None:
+            bar.set_postfix(records=f"{records:,}", refresh=False)
+            bar.update(read - bar.n)
+
+        report = profiling.profile(file, exact_cap=exact_distinct, progress=progress)
+    text = profiling.render_json(report) if fmt == "json" else profiling.render_markdown(report)
+    # Keys or values with lone surrogates (valid JSON escapes) must not stop the report.
+    data = text.encode("utf-8", "backslashreplace")
+    if output:
+        try:
+            Path(output).write_bytes(data)
+        except OSError as exc:
+            raise UserError(f"Cannot write {output} ({exc.strerror}); check the path.") from None
+    else:
+        click.echo(data, nl=False)
+    n = report["records"]["records"]
+    noun = "record" if n == 1 else "records"
+    click.echo(f"profiled {n:,} {noun} of {file} in {time.monotonic() - t0:.1f} s", err=True)
 
 
 @main.command()
@@ -223,14 +286,25 @@ def generate(count: int, seed: int, output: str, fmt: str | None, start, days: i
     default=None,
     help="Where rejected records go (default: FILE.rejects.jsonl).",
 )
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Send only the records of FILE not yet on the topic (by file name and index).",
+)
 @click.pass_obj
 def publish(
-    obj: Context, file: str, topic: str, partitions: int, strict: bool, rejects: str | None
+    obj: Context,
+    file: str,
+    topic: str,
+    partitions: int,
+    strict: bool,
+    rejects: str | None,
+    resume: bool,
 ) -> None:
     """Publish FILE (export JSON array, JSON Lines, gzip, or - for stdin) to Kafka."""
     from tqdm import tqdm
 
-    from ingestion.publish import PublishConfig, PublishFailed
+    from ingestion.publish import PublishConfig, PublishFailed, already_published, source_name
     from ingestion.publish import publish as run_publish
 
     config = PublishConfig(
@@ -241,6 +315,10 @@ def publish(
         rejects_path=Path(rejects) if rejects else None,
     )
     total = os.path.getsize(file) if file != "-" and os.path.isfile(file) else None
+    skip: set[int] = set()
+    if resume:
+        skip = already_published(config.bootstrap, topic, source_name(file))
+        click.echo(f"resume: {len(skip):,} records of {file} are already on {topic}", err=True)
     with tqdm(
         total=total,
         unit="B",
@@ -257,63 +335,133 @@ def publish(
                 bar.update(read - bar.n)
 
         try:
-            summary = run_publish(file, config, progress=progress)
+            summary = run_publish(file, config, progress=progress, skip=skip)
         except PublishFailed as failed:
             click.echo(failed.summary.line(), err=True)
             raise
     click.echo(summary.line())
 
 
+def land_options(command):
+    """The options shared by 'land' and 'replay': where to read, where to write, batches."""
+    options = [
+        click.option("--topic", default="assessment-attempts", show_default=True),
+        click.option(
+            "--batch-records", type=click.IntRange(min=1), default=20_000, show_default=True
+        ),
+        click.option(
+            "--batch-bytes", type=click.IntRange(min=1), default=64 * 1024 * 1024, show_default=True
+        ),
+        click.option("--batch-age", type=float, default=10.0, show_default=True, help="Seconds."),
+        click.option(
+            "--max-message-bytes",
+            type=click.IntRange(min=1),
+            default=1024 * 1024,
+            show_default=True,
+            help="Larger messages are quarantined.",
+        ),
+        click.option(
+            "--root", default=DEFAULT_ROOT, show_default=True, help="HDFS folder of the raw tables."
+        ),
+        click.option(
+            "--schema",
+            default=SCHEMA,
+            show_default=True,
+            help="Metastore database of the raw tables.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @main.command()
 @click.option("--until-caught-up", is_flag=True, help="Exit 0 once the lag is zero.")
-@click.option("--topic", default="assessment-attempts", show_default=True)
-@click.option("--batch-records", type=click.IntRange(min=1), default=20_000, show_default=True)
+@land_options
 @click.option(
-    "--batch-bytes", type=click.IntRange(min=1), default=64 * 1024 * 1024, show_default=True
-)
-@click.option("--batch-age", type=float, default=10.0, show_default=True, help="Seconds.")
-@click.option(
-    "--max-message-bytes",
-    type=click.IntRange(min=1),
-    default=1024 * 1024,
-    show_default=True,
-    help="Larger messages are quarantined.",
-)
-@click.option(
-    "--root", default=DEFAULT_ROOT, show_default=True, help="HDFS folder of the raw tables."
+    "--status",
+    "show_status",
+    is_flag=True,
+    help="Print the lander's lag and figures as JSON and exit (lands nothing).",
 )
 @click.pass_obj
-def land(
-    obj: Context,
-    until_caught_up: bool,
-    topic: str,
-    batch_records: int,
-    batch_bytes: int,
-    batch_age: float,
-    max_message_bytes: int,
-    root: str,
-) -> None:
+def land(obj: Context, until_caught_up: bool, show_status: bool, **options) -> None:
     """Land messages from Kafka into raw.assessment_attempts on HDFS, exactly once."""
+    if show_status:
+        from ingestion import land as landing
+
+        config, lock = _land_config(obj, **options)
+        click.echo(json.dumps(landing.status(config, lock), indent=2))
+        return
+    _run_lander(obj, options, until_caught_up=until_caught_up)
+
+
+@main.command()
+@click.option("--partition", type=click.IntRange(min=0), required=True)
+@click.option("--from-offset", type=click.IntRange(min=0), help="First offset to land again.")
+@click.option(
+    "--from-timestamp",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f"]),
+    help="Land again from the first message at or after this UTC time.",
+)
+@land_options
+@click.pass_obj
+def replay(
+    obj: Context,
+    partition: int,
+    from_offset: int | None,
+    from_timestamp: dt.datetime | None,
+    **options,
+) -> None:
+    """Land one partition again from an offset or a time: idempotent, same rows.
+
+    Deletes the partition's landed batches from that point (whole batches) and lands
+    them again from Kafka, then goes on until caught up. Stop a running lander first.
+    """
+    from ingestion.land import Replay
+
+    if (from_offset is None) == (from_timestamp is None):
+        raise click.UsageError("Give exactly one of --from-offset and --from-timestamp.")
+    if from_timestamp is not None:
+        ms = int(from_timestamp.replace(tzinfo=dt.UTC).timestamp() * 1000)
+        start = Replay(partition, timestamp_ms=ms)
+    else:
+        start = Replay(partition, offset=from_offset)
+    _run_lander(obj, options, until_caught_up=True, replays=(start,))
+
+
+def _land_config(obj: Context, topic: str, root: str, schema: str, **tuning):
     from ingestion import land as landing
 
     cfg = obj.stack
     config = landing.LandConfig(
         bootstrap=cfg.kafka_bootstrap,
         topic=topic,
-        batch_records=batch_records,
-        batch_bytes=batch_bytes,
-        batch_age_s=batch_age,
-        max_message_bytes=max_message_bytes,
+        batch_records=tuning.get("batch_records", landing.LandConfig.batch_records),
+        batch_bytes=tuning.get("batch_bytes", landing.LandConfig.batch_bytes),
+        batch_age_s=tuning.get("batch_age", landing.LandConfig.batch_age_s),
+        max_message_bytes=tuning.get("max_message_bytes", landing.LandConfig.max_message_bytes),
         status_path=cfg.run_dir / "lander-status.json",
     )
+    return config, landing.lock_path(cfg.run_dir, topic, root)
+
+
+def _run_lander(obj: Context, options: dict, until_caught_up: bool, replays=()) -> None:
+    from ingestion import land as landing
+
+    config, lock = _land_config(obj, **options)
+    cfg = obj.stack
     landing.run(
         config,
         cfg.hdfs_url,
         cfg.host,
         cfg.ports["thrift"],
-        root=root,
+        root=options["root"],
+        schema=options["schema"],
         until_caught_up=until_caught_up,
         handle_signals=True,
+        replays=replays,
+        lock=lock,
     )
 
 

@@ -4,7 +4,9 @@ Delivery semantics: at-least-once into Kafka, with the idempotent producer (``ac
 ``enable_idempotence``) so broker-side retries add no duplicates. Every send's result is
 checked; records that failed are reported by index and the command exits non-zero.
 Duplicates from publishing the same file twice are kept by Kafka and removed downstream
-(staging keeps one row per ``keen_id``).
+(staging keeps one row per ``keen_id``). A run that failed part-way (some deliveries
+failed, or the process died) is resumed with ``resume``: the topic is read once and
+only records whose (file name, index) pair is not on it yet are sent.
 
 Message: key = ``keen_id``, value = the record's compact JSON, headers ``source_file``
 and ``record_index``, timestamp = the attempt's ``keen_timestamp`` (event time), so the
@@ -16,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,7 @@ class PublishSummary:
     records: int = 0
     published: int = 0
     rejected: int = 0
+    skipped: int = 0  # already on the topic (resume)
     bytes: int = 0
     seconds: float = 0.0
     failed: list[int] = field(default_factory=list)
@@ -58,6 +61,7 @@ class PublishSummary:
             f"published {self.published:,} of {self.records:,} records "
             f"({self.bytes / 1e6:.1f} MB) in {self.seconds:.1f} s, {self.rate:,.0f} records/s; "
             f"rejected {self.rejected:,}; failed {len(self.failed):,}"
+            + (f"; {self.skipped:,} already on the topic" if self.skipped else "")
         )
 
 
@@ -102,20 +106,60 @@ def make_producer(config: PublishConfig):
     )
 
 
+def source_name(path: str | Path) -> str:
+    """What the ``source_file`` header holds for ``path``: its file name."""
+    return "stdin" if str(path) == "-" else Path(path).name
+
+
+def already_published(bootstrap: str, topic: str, source: str) -> set[int]:
+    """Indexes of the records of ``source`` that are on ``topic`` (read once, no group).
+
+    Memory: one int per record of that file already on the topic.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    require_kafka(bootstrap)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_bytes=64 * 1024 * 1024
+    )
+    found: set[int] = set()
+    wanted = source.encode()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        open_tps = {tp for tp in tps if consumer.position(tp) < ends[tp]}
+        while open_tps:
+            for tp, messages in consumer.poll(timeout_ms=1000, max_records=10_000).items():
+                for message in messages:
+                    headers = dict(message.headers or ())
+                    if headers.get("source_file") == wanted and "record_index" in headers:
+                        found.add(int(headers["record_index"]))
+                if consumer.position(tp) >= ends[tp]:
+                    open_tps.discard(tp)
+    finally:
+        consumer.close()
+    return found
+
+
 def publish(
     path: str | Path,
     config: PublishConfig,
     producer=None,
     progress: Callable[[int, int], None] | None = None,
+    skip: Container[int] = frozenset(),
 ) -> PublishSummary:
-    """Publish every object of ``path``; reject (or, strict, stop at) anything else."""
+    """Publish every object of ``path`` whose index is not in ``skip``; reject (or,
+    strict, stop at) anything that is not an object."""
     summary = PublishSummary()
     t0 = time.monotonic()
     with Input(path) as source:
         if producer is None:
             ensure_topic(config.bootstrap, config.topic, config.partitions)
             producer = make_producer(config)
-        source_name = Path(source.name).name.encode()
+        name = source_name(source.name).encode()
         rejects = None
         failures: list[tuple[int, str]] = []
         try:
@@ -134,7 +178,10 @@ def publish(
                         + "\n"
                     )
                     continue
-                _send(producer, config.topic, item, source_name, failures, summary)
+                if item.index in skip:
+                    summary.skipped += 1
+                    continue
+                _send(producer, config.topic, item, name, failures, summary)
                 if progress is not None:
                     progress(summary.records, source.bytes_read)
             producer.flush()
@@ -147,7 +194,11 @@ def publish(
     summary.seconds = time.monotonic() - t0
     if failures:
         first = ", ".join(f"{i} ({err})" for i, err in failures[:5])
-        raise PublishFailed(summary, f"{len(failures)} record(s) were not delivered: {first}.")
+        raise PublishFailed(
+            summary,
+            f"{len(failures)} record(s) were not delivered: {first}; run the same command "
+            "with --resume to publish only what is missing.",
+        )
     return summary
 
 
@@ -157,10 +208,8 @@ class PublishFailed(UserError):
         self.summary = summary
 
 
-def _open_rejects(config: PublishConfig, source_name: str):
-    path = config.rejects_path or Path(
-        (Path(source_name).name if source_name != "-" else "stdin") + ".rejects.jsonl"
-    )
+def _open_rejects(config: PublishConfig, source: str):
+    path = config.rejects_path or Path(source_name(source) + ".rejects.jsonl")
     return open(path, "w", encoding="utf-8")
 
 
@@ -168,7 +217,7 @@ def _send(
     producer,
     topic: str,
     item: InputRecord,
-    source_name: bytes,
+    name: bytes,
     failures: list[tuple[int, str]],
     summary: PublishSummary,
 ) -> None:
@@ -181,7 +230,7 @@ def _send(
             topic,
             value=value,
             key=key.encode() if isinstance(key, str) else None,
-            headers=[("source_file", source_name), ("record_index", str(item.index).encode())],
+            headers=[("source_file", name), ("record_index", str(item.index).encode())],
             timestamp_ms=event_time_ms(record),
         )
     except Exception as exc:  # e.g. MessageSizeTooLargeError is raised before sending

@@ -156,5 +156,9 @@ def compact(value: dict[str, Any]) -> bytes:
     """The record's compact JSON (UTF-8, key order kept)."""
     try:
         return orjson.dumps(value)
-    except TypeError:  # e.g. integers beyond 64 bits
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    except TypeError:  # integers beyond 64 bits, or a lone surrogate ("\ud800")
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        try:
+            return text.encode()
+        except UnicodeEncodeError:  # a lone surrogate has no UTF-8: keep it escaped
+            return json.dumps(value, separators=(",", ":")).encode()

@@ -96,3 +96,13 @@ def test_big_integers_survive_compact_serialisation(tmp_path):
 
 def test_compact_keeps_key_order_and_non_ascii():
     assert compact({"b": 1, "a": "é"}) == '{"b":1,"a":"é"}'.encode()
+
+
+def test_a_lone_surrogate_escape_survives_compact_serialisation(tmp_path):
+    path = tmp_path / "odd.jsonl"
+    path.write_text('{"keen_id": "a", "exam_name": "\\ud800 É"}\n')
+    with Input(path) as source:
+        (item,) = list(source.records())
+    out = compact(item.value)
+    assert out == b'{"keen_id":"a","exam_name":"\\ud800 \\u00c9"}'
+    assert json.loads(out) == item.value
