@@ -38,6 +38,17 @@ def timed(label: str, cmd: list[str], env: dict[str, str]) -> float:
     return seconds
 
 
+def node_times(target: Path) -> dict[str, float]:
+    """Seconds per model, and in total per kind of test, from dbt's run results."""
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    times: dict[str, float] = {}
+    for node in results:
+        kind, _, name = node["unique_id"].split(".", 2)
+        key = name if kind == "model" else f"{kind}s (all)"
+        times[key] = round(times.get(key, 0.0) + node["execution_time"], 1)
+    return dict(sorted(times.items(), key=lambda kv: -kv[1]))
+
+
 def run_size(count: int, seed: int, offset: int, incremental: bool) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="edtrack-bench-") as tmp:
         env_base = {k: v for k, v in os.environ.items() if not k.startswith("EDTRACK_")}
@@ -50,6 +61,7 @@ def run_size(count: int, seed: int, offset: int, incremental: bool) -> dict[str,
             "DBT_PROFILES_DIR": "profiles",
             "DBT_THRIFT_PORT": str(config.ports["thrift"]),
             "DBT_TARGET": "local",
+            "DBT_TARGET_PATH": str(Path(tmp) / "target"),
         }
         edtrack = str(BIN / "edtrack")
         print(f"{count:,} attempts", flush=True)
@@ -74,6 +86,7 @@ def run_size(count: int, seed: int, offset: int, incremental: bool) -> dict[str,
             out["publish_s"] = timed("publish", [edtrack, "publish", str(data)], env)
             out["land_s"] = timed("land", [edtrack, "land", "--until-caught-up"], env)
             out["dbt_build_full_s"] = timed("dbt build (full)", [str(BIN / "dbt"), "build"], env)
+            out["dbt_build_full_nodes"] = node_times(Path(tmp) / "target")
             if incremental:
                 extra = Path(tmp) / "extra.jsonl"
                 timed(
@@ -99,6 +112,7 @@ def run_size(count: int, seed: int, offset: int, incremental: bool) -> dict[str,
                 out["dbt_build_incremental_s"] = timed(
                     "dbt build (incremental)", [str(BIN / "dbt"), "build"], env
                 )
+                out["dbt_build_incremental_nodes"] = node_times(Path(tmp) / "target")
                 out["incremental_ratio"] = out["dbt_build_incremental_s"] / out["dbt_build_full_s"]
             return out
         finally:

@@ -84,7 +84,8 @@ def test_consistency_rules_catch_a_crafted_bad_attempt(
         victim = sql.run(
             conn,
             "select attempt_id from staging.stg_assessments__attempts "
-            "where has_counts and counts_total > 1 "
+            "where has_counts and counts_total > 1 and built_at = "
+            "(select max(built_at) from staging.stg_assessments__attempts) "
             "order by attempt_id limit 1",
         ).rows[0][0]
         columns = ", ".join(
@@ -96,7 +97,7 @@ def test_consistency_rules_catch_a_crafted_bad_attempt(
         sql.run(
             conn,
             "create or replace temporary view crafted_attempts as select "
-            f"attempt_id, has_counts, {columns} "
+            f"attempt_id, has_counts, built_at, {columns} "
             "from staging.stg_assessments__attempts",
             {"victim": victim},
         )

@@ -3,19 +3,32 @@
 -- questions whose user_result is correct / incorrect / missed_some / unanswered, and
 -- they sum to total; submitted = questions with user_submitted; all_correct =
 -- (correct = total). Returns one row per attempt and broken rule.
+-- Checks the attempts the latest dbt run wrote (every attempt after a full build): an
+-- attempt's row and its questions are rebuilt together, by partition, and nothing else
+-- changes them.
 
 with
 
 attempts as (
 
-    select * from {{ ref('stg_assessments__attempts') }}
-    where has_counts
+    select staged.* from {{ ref('stg_assessments__attempts') }} as staged
+    where
+        staged.has_counts
+        and staged.built_at = (
+            select max(latest.built_at)
+            from {{ ref('stg_assessments__attempts') }} as latest
+        )
 
 ),
 
 questions as (
 
-    select * from {{ ref('flat_assessments__attempt_questions') }}
+    select flat.* from {{ ref('flat_assessments__attempt_questions') }} as flat
+    where
+        flat.built_at = (
+            select max(latest.built_at)
+            from {{ ref('flat_assessments__attempt_questions') }} as latest
+        )
 
 ),
 

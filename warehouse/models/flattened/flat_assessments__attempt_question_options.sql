@@ -13,11 +13,9 @@ questions as (
     select * from {{ ref('flat_assessments__attempt_questions') }}
     {% if is_incremental() %}
     where
-        kafka_date in (
-            {{ changed_partitions(
-                ref('flat_assessments__attempt_questions'), 'partition_loaded_at'
-            ) }}
-        )
+        {{ changed_partitions(
+            ref('flat_assessments__attempt_questions'), 'partition_loaded_at'
+        ) }}
     {% endif %}
 
 ),
@@ -63,6 +61,7 @@ final as (
         cast(answer_option.at as timestamp) as answered_at,
         submitted_at,
         partition_loaded_at,
+        current_timestamp() as built_at,
         kafka_date
 
     from exploded

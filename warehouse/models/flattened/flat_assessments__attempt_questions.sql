@@ -12,9 +12,7 @@ attempts as (
     select * from {{ ref('stg_assessments__attempts') }}
     {% if is_incremental() %}
     where
-        kafka_date in (
-            {{ changed_partitions(ref('stg_assessments__attempts'), 'partition_loaded_at') }}
-        )
+        {{ changed_partitions(ref('stg_assessments__attempts'), 'partition_loaded_at') }}
     {% endif %}
 
 ),
@@ -61,6 +59,7 @@ final as (
         -- timestamps and partition
         submitted_at,
         partition_loaded_at,
+        current_timestamp() as built_at,
         kafka_date
 
     from exploded

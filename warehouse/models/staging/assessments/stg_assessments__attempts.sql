@@ -1,6 +1,7 @@
 -- grain: one row per attempt (distinct keen_id); the earliest Kafka offset wins.
 -- Exact duplicates share their keen_timestamp, hence their Kafka timestamp and kafka_date
 -- partition, so deduplicating within a partition deduplicates the whole table.
+-- depends_on: {{ ref('stg_assessments__attempt_parse_errors') }}
 {{ config(
     materialized='incremental',
     incremental_strategy='insert_overwrite',
@@ -17,12 +18,10 @@ source as (
     from {{ source('assessments', 'assessment_attempts') }}
     {% if is_incremental() %}
     where
-        kafka_date in (
-            {{ changed_partitions(
-                source('assessments', 'assessment_attempts'),
-                '_metadata.file_modification_time'
-            ) }}
-        )
+        {{ changed_partitions(
+            source('assessments', 'assessment_attempts'),
+            '_metadata.file_modification_time'
+        ) }}
     {% endif %}
 
 ),
@@ -104,6 +103,7 @@ renamed as (
         kafka_timestamp,
         ingested_at,
         partition_loaded_at,
+        current_timestamp() as built_at,
         kafka_date
 
     from ranked
