@@ -74,7 +74,9 @@ class LandConfig:
     max_message_bytes: int = 1024 * 1024
     # Parts are staged in parallel: each HDFS close waits ~0.5 s for the DataNode's
     # block report (hdfs-native's retry interval), so one thread would cap throughput.
-    write_threads: int = 16
+    # A backfill batch has one part per date (~70 for ten weeks of attempts): enough
+    # threads stage them all in one round of closes (threads start only when needed).
+    write_threads: int = 128
     poll_timeout_ms: int = 500
     status_path: Path | None = None
     progress_every_s: float = 5.0
