@@ -5,11 +5,13 @@ Every failure a user can fix ends with one sentence and a non-zero exit code.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -33,6 +35,23 @@ class Context:
         if self._config is None:
             self._config = from_env(state_dir=self._state_dir, port_offset=self._port_offset)
         return self._config
+
+
+@contextlib.contextmanager
+def file_progress(file: str, desc: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr over FILE's bytes (rate, time left) with the records
+    seen; yields the ``progress(records, bytes_read)`` callback to report through."""
+    from tqdm import tqdm
+
+    total = os.path.getsize(file) if file != "-" and os.path.isfile(file) else None
+    bar_options = {"unit": "B", "unit_scale": True, "mininterval": 2, "disable": None}
+    with tqdm(total=total, desc=desc, file=sys.stderr, **bar_options) as bar:
+
+        def progress(records: int, read: int) -> None:
+            bar.set_postfix(records=f"{records:,}", refresh=False)
+            bar.update(read - bar.n)
+
+        yield progress
 
 
 def _fail(error: UserError) -> None:
@@ -231,28 +250,13 @@ def generate(count: int, seed: int, output: str, fmt: str | None, start, days: i
 )
 def profile(file: str, fmt: str, output: str | None, exact_distinct: int) -> None:
     """Profile every field of FILE (export JSON array, JSON Lines, gzip, or - for stdin)."""
-    from tqdm import tqdm
 
     from ingestion import profile as profiling
 
     if output and not Path(output).resolve().parent.is_dir():
         raise UserError(f"The folder of {output} does not exist; create it or pick another path.")
-    total = os.path.getsize(file) if file != "-" and os.path.isfile(file) else None
     t0 = time.monotonic()
-    with tqdm(
-        total=total,
-        unit="B",
-        unit_scale=True,
-        desc="profile",
-        file=sys.stderr,
-        mininterval=2,
-        disable=None,
-    ) as bar:
-
-        def progress(records: int, read: int) -> None:
-            bar.set_postfix(records=f"{records:,}", refresh=False)
-            bar.update(read - bar.n)
-
+    with file_progress(file, "profile") as progress:
         report = profiling.profile(file, exact_cap=exact_distinct, progress=progress)
     text = profiling.render_json(report) if fmt == "json" else profiling.render_markdown(report)
     # Keys or values with lone surrogates (valid JSON escapes) must not stop the report.
@@ -302,7 +306,6 @@ def publish(
     resume: bool,
 ) -> None:
     """Publish FILE (export JSON array, JSON Lines, gzip, or - for stdin) to Kafka."""
-    from tqdm import tqdm
 
     from ingestion.publish import PublishConfig, PublishFailed, already_published, source_name
     from ingestion.publish import publish as run_publish
@@ -314,26 +317,11 @@ def publish(
         strict=strict,
         rejects_path=Path(rejects) if rejects else None,
     )
-    total = os.path.getsize(file) if file != "-" and os.path.isfile(file) else None
     skip: set[int] = set()
     if resume:
         skip = already_published(config.bootstrap, topic, source_name(file))
         click.echo(f"resume: {len(skip):,} records of {file} are already on {topic}", err=True)
-    with tqdm(
-        total=total,
-        unit="B",
-        unit_scale=True,
-        desc="publish",
-        file=sys.stderr,
-        mininterval=2,
-        disable=None,
-    ) as bar:
-
-        def progress(records: int, read: int) -> None:
-            if records % 1000 == 0:
-                bar.set_postfix(records=f"{records:,}", refresh=False)
-                bar.update(read - bar.n)
-
+    with file_progress(file, "publish") as progress:
         try:
             summary = run_publish(file, config, progress=progress, skip=skip)
         except PublishFailed as failed:

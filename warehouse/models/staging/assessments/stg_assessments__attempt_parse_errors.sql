@@ -33,14 +33,7 @@ source as (
 parsed as (
 
     select
-        kafka_topic,
-        kafka_partition,
-        kafka_offset,
-        kafka_timestamp,
-        kafka_key,
-        ingested_at,
-        payload,
-        kafka_date,
+        *,
         {{ parse_attempt('payload') }} as attempt
     from source
 
