@@ -9,6 +9,7 @@ date of the Kafka timestamp). DDL runs through the Spark Thrift Server.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from edtrack import sql
@@ -86,13 +87,15 @@ class Catalog:
             location = self.tables.location(table)
             sql.run(self.connection, create_table_sql(table, location, quarantine, schema))
 
-    def add_partition(self, table: str, date: str) -> None:
-        if (table, date) in self._registered:
+    def add_partitions(self, table: str, dates: Iterable[str]) -> None:
+        """Register the dates not registered yet, in one statement (one metastore call)."""
+        new = sorted({d for d in dates if (table, d) not in self._registered})
+        if not new:
             return
+        specs = " ".join(f"partition ({PARTITION_COLUMN[0]} = %(d{i})s)" for i in range(len(new)))
         sql.run(
             self.connection,
-            f"alter table {self.tables.schema}.{table} add if not exists partition "
-            f"({PARTITION_COLUMN[0]} = %(date)s)",
-            {"date": date},
+            f"alter table {self.tables.schema}.{table} add if not exists {specs}",
+            {f"d{i}": d for i, d in enumerate(new)},
         )
-        self._registered.add((table, date))
+        self._registered.update((table, d) for d in new)

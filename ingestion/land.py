@@ -312,8 +312,7 @@ class Lander:
         self.catalog.ensure_tables()
         # A crash between rename and registration leaves a landed, unregistered date.
         for table in (RAW_TABLE, QUARANTINE_TABLE):
-            for date in sorted({date for date, _ in self.store.landed(table)}):
-                self.catalog.add_partition(table, date)
+            self.catalog.add_partitions(table, [date for date, _ in self.store.landed(table)])
         self.report(
             f"resuming {self.config.topic} at offsets "
             f"{ {p: next_offsets.get(p, 0) for p in sorted(partitions)} }"
@@ -381,11 +380,12 @@ class Lander:
         tmps = list(self._pool.map(lambda job: self.store.stage(job[0], job[3]), jobs))
         for tmp, (landed, table, date, lines) in zip(tmps, jobs, strict=True):
             self.store.commit(tmp, table, date, landed)
-            self.catalog.add_partition(table, date)
             self.stats.files += 1
             if table == QUARANTINE_TABLE:
                 self.stats.quarantined += len(lines)
             self.stats.records += len(lines)
+        for table in (RAW_TABLE, QUARANTINE_TABLE):
+            self.catalog.add_partitions(table, [date for _, t, date, _ in jobs if t == table])
         next_offset = last + 1
         tp = TopicPartition(self.config.topic, partition)
         self.consumer.commit({tp: OffsetAndMetadata(next_offset, "", -1)})

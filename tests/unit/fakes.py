@@ -124,6 +124,7 @@ class FakeCatalog:
     def ensure_tables(self) -> None:
         self.ensured += 1
 
-    def add_partition(self, table: str, date: str) -> None:
-        if (table, date) not in self.partitions:
-            self.partitions.append((table, date))
+    def add_partitions(self, table: str, dates) -> None:
+        for date in sorted(set(dates)):
+            if (table, date) not in self.partitions:
+                self.partitions.append((table, date))

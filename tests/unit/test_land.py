@@ -213,3 +213,32 @@ def test_only_one_lander_holds_the_lock_and_status_names_its_pid(tmp_path):
         with refused, exclusive(lock, TOPIC):
             pass
     assert holder(lock) is None
+
+
+def test_new_dates_are_registered_once_per_flush_before_the_offsets_are_committed():
+    events: list[str] = []
+    fs = FakeHdfs()
+    consumer = FakeConsumer(
+        TOPIC, {0: [(DAY1, attempt(0)), (DAY2, attempt(1)), (DAY1, b"bad"), (DAY1, attempt(3))]}
+    )
+    catalog = FakeCatalog()
+    register, commit = catalog.add_partitions, consumer.commit
+    catalog.add_partitions = lambda table, dates: (
+        events.append(f"register {table} {sorted(set(dates))}"),
+        register(table, dates),
+    )[1]
+    consumer.commit = lambda offsets: (events.append("commit"), commit(offsets))[1]
+    config = LandConfig(bootstrap="unused", topic=TOPIC, write_threads=2)
+    lander = Lander(config, consumer, HdfsStore(fs, TABLES), catalog, report=lambda _: None)
+    lander.run(until_caught_up=True)
+    flush = events[events.index("commit") - 2 : events.index("commit") + 1]
+    assert flush == [
+        f"register {RAW_TABLE} ['2018-01-23', '2018-01-24']",
+        f"register {QUARANTINE_TABLE} ['2018-01-23']",
+        "commit",
+    ]
+    assert sorted(catalog.partitions) == [
+        (RAW_TABLE, "2018-01-23"),
+        (RAW_TABLE, "2018-01-24"),
+        (QUARANTINE_TABLE, "2018-01-23"),
+    ]
