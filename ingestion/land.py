@@ -61,6 +61,8 @@ from ingestion.envelope import LandedFile, classify, envelope, partition_date
 from ingestion.publish import DEFAULT_TOPIC
 
 PARTITION_DIR_PREFIX = "kafka_date="
+# Messages taken per poll: a partition's buffer overshoots its batch by at most this.
+POLL_RECORDS = 2000
 
 
 @dataclass(frozen=True)
@@ -339,7 +341,8 @@ class Lander:
     # .. the loop ........................................................................
     def consume_once(self) -> int:
         polled = self.consumer.poll(
-            timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_records
+            timeout_ms=self.config.poll_timeout_ms,
+            max_records=min(self.config.batch_records, POLL_RECORDS),
         )
         now = self.clock()
         ingested_at = _now_iso()
