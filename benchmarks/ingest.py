@@ -364,7 +364,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1_000_000, help="attempts to generate")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--port-offset", type=int, default=31000)
+    parser.add_argument("--port-offset", type=int, default=13000)
     parser.add_argument("--output", type=Path, default=RESULTS / "ingest.json")
     parser.add_argument("--plot", type=Path, default=RESULTS / "ingest.png")
     args = parser.parse_args()

@@ -123,7 +123,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[3280, 100_000])
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--port-offset", type=int, default=30000)
+    parser.add_argument("--port-offset", type=int, default=12000)
     parser.add_argument(
         "--output",
         type=Path,

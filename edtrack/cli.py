@@ -456,6 +456,36 @@ def _run_lander(obj: Context, options: dict, until_caught_up: bool, replays=()) 
 # --- serving ----------------------------------------------------------------------------
 
 
+@main.command()
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default="report.html",
+    show_default=True,
+    help="Where to write the HTML page.",
+)
+@click.pass_obj
+def report(obj: Context, output: str) -> None:
+    """Write one self-contained HTML page of charts over the marts (exams, scores,
+    question difficulty, activity, durations)."""
+    from edtrack import report as reporting
+    from edtrack import sql
+
+    if not Path(output).resolve().parent.is_dir():
+        raise UserError(f"The folder of {output} does not exist; create it or pick another path.")
+    t0 = time.monotonic()
+    cfg = obj.stack
+    connection = sql.connect(cfg.host, cfg.ports["thrift"])
+    try:
+        charts = reporting.write_report(
+            connection, Path(output), source=f"{cfg.host}:{cfg.ports['thrift']}"
+        )
+    finally:
+        connection.close()
+    click.echo(f"wrote {output}: {charts} charts in {time.monotonic() - t0:.1f} s", err=True)
+
+
 @main.command("sql")
 @click.argument("statement", required=False)
 @click.option(

@@ -1,0 +1,651 @@
+"""``edtrack report``: one self-contained HTML page of charts over the marts.
+
+Fetching and drawing are separate. The ``fetch_*`` functions run SQL over the Spark
+Thrift Server (values as PyHive ``%(name)s`` parameters) and return plain rows, lists
+of dicts. The ``plot_*`` functions take such rows and return a :class:`Chart` (a
+matplotlib figure drawn with the Agg canvas, never pyplot, so no global backend state
+is touched), and :func:`render_html` turns charts and tables into the page, every
+image embedded as base64 PNG. The notebook (``notebooks/edtrack_report.ipynb``) uses
+the same functions; unit tests draw hand-made rows.
+
+Test records (``base_exam_id = 'example-id'``) are left out: the exam-grain queries
+filter them whatever the marts were built with, and the activity marts (which have no
+exam column) leave them out unless dbt's ``include_test_records`` was true, in which
+case the activity captions say so.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import functools
+import html
+import io
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edtrack import sql
+from edtrack.errors import UserError
+
+TOP_EXAMS = 15
+HARDEST_QUESTIONS = 10
+MIN_TIMES_ASKED = 20  # as queries/hardest_questions.sql: rates of rarer questions are noise
+TEST_EXAM_ID = "example-id"
+LABEL_WIDTH = 42
+LAYER_SCHEMAS = ("raw", "staging", "flattened", "marts")
+MART_TABLES = (
+    "dim_exams",
+    "mart_exam_popularity",
+    "mart_exam_scores",
+    "mart_question_difficulty",
+    "mart_activity_daily",
+    "mart_activity_hourly",
+    "mart_attempt_durations",
+)
+
+Row = Mapping[str, Any]
+
+# --- data -------------------------------------------------------------------------------
+
+SQL = {
+    "overall": """
+        select
+            count(*) as exams,
+            sum(distinct_attempts) as distinct_attempts,
+            sum(attempt_rows) as attempt_rows,
+            min(first_attempt_at) as first_attempt_at,
+            max(last_attempt_at) as last_attempt_at
+        from marts.mart_exam_popularity
+        where base_exam_id <> %(test_exam_id)s
+    """,
+    "test_exams": """
+        select count(*) as n from marts.dim_exams where is_test_exam
+    """,
+    "popularity": """
+        select exam_name, base_exam_id, distinct_attempts, attempt_rows
+        from marts.mart_exam_popularity
+        where base_exam_id <> %(test_exam_id)s
+        order by distinct_attempts desc, base_exam_id
+        limit %(limit)s
+    """,
+    "scores": """
+        select exam_name, base_exam_id, scored_attempts, mean_score, score_stddev
+        from marts.mart_exam_scores
+        where base_exam_id <> %(test_exam_id)s
+        order by scored_attempts desc, base_exam_id
+        limit %(limit)s
+    """,
+    "correct_rates": """
+        select correct_rate
+        from marts.mart_question_difficulty
+        where base_exam_id <> %(test_exam_id)s and times_asked >= %(min_times_asked)s
+    """,
+    "hardest": """
+        select exam_name, base_exam_id, question_id, times_asked, correct_rate
+        from marts.mart_question_difficulty
+        where base_exam_id <> %(test_exam_id)s and times_asked >= %(min_times_asked)s
+        order by correct_rate, times_asked desc, question_key
+        limit %(limit)s
+    """,
+    "hourly": """
+        select hour_of_day_utc, distinct_attempts, attempt_rows
+        from marts.mart_activity_hourly
+        order by hour_of_day_utc
+    """,
+    "daily": """
+        select activity_date, distinct_attempts, attempt_rows
+        from marts.mart_activity_daily
+        order by activity_date
+    """,
+    "durations": """
+        select
+            exam_name, base_exam_id, timed_attempts,
+            median_duration_seconds, p90_duration_seconds
+        from marts.mart_attempt_durations
+        where base_exam_id <> %(test_exam_id)s
+        order by timed_attempts desc, base_exam_id
+        limit %(limit)s
+    """,
+}
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything the report draws, as plain rows (dicts keyed by column name)."""
+
+    overall: Row
+    popularity: list[Row]
+    scores: list[Row]
+    correct_rates: list[Row]
+    hardest: list[Row]
+    hourly: list[Row]
+    daily: list[Row]
+    durations: list[Row]
+    test_records_in_activity: bool = False
+
+
+def query(connection, name: str, **parameters: Any) -> list[dict[str, Any]]:
+    """Run the named statement of :data:`SQL` with its parameters; rows as dicts."""
+    return sql.run(connection, SQL[name].strip(), parameters or None).records()
+
+
+def check_marts(connection) -> None:
+    """Fail with one sentence when the marts the report reads are not built."""
+    try:
+        tables = {row["tableName"] for row in sql.run(connection, "show tables in marts").records()}
+    except UserError:
+        tables = set()
+    missing = [t for t in MART_TABLES if t not in tables]
+    if missing:
+        raise UserError(
+            f"The marts are not built (missing marts.{missing[0]}): run 'dbt build' "
+            "(see README, 'The warehouse') and try again."
+        )
+
+
+def fetch_all(connection) -> ReportData:
+    """Every query of the report, run once each."""
+    check_marts(connection)
+    test = {"test_exam_id": TEST_EXAM_ID}
+    questions = {**test, "min_times_asked": MIN_TIMES_ASKED}
+    return ReportData(
+        overall=query(connection, "overall", **test)[0],
+        popularity=query(connection, "popularity", **test, limit=TOP_EXAMS),
+        scores=query(connection, "scores", **test, limit=TOP_EXAMS),
+        correct_rates=query(connection, "correct_rates", **questions),
+        hardest=query(connection, "hardest", **questions, limit=HARDEST_QUESTIONS),
+        hourly=query(connection, "hourly"),
+        daily=query(connection, "daily"),
+        durations=query(connection, "durations", **test, limit=TOP_EXAMS),
+        test_records_in_activity=query(connection, "test_exams")[0]["n"] > 0,
+    )
+
+
+# --- the pipeline, for the notebook -----------------------------------------------------
+
+PARTITIONS_SQL = """
+    select
+        kafka_topic,
+        kafka_partition,
+        sum(landed) as attempts_landed,
+        sum(quarantined) as quarantined,
+        min(kafka_offset) as first_offset,
+        max(kafka_offset) + 1 as next_offset
+    from (
+        select kafka_topic, kafka_partition, kafka_offset, 1 as landed, 0 as quarantined
+        from raw.assessment_attempts
+        union all
+        select kafka_topic, kafka_partition, kafka_offset, 0 as landed, 1 as quarantined
+        from raw.assessment_attempts_quarantine
+    ) as messages
+    group by kafka_topic, kafka_partition
+    order by kafka_topic, kafka_partition
+"""
+
+SAMPLE_SQL = """
+    select kafka_topic, kafka_partition, kafka_offset, payload
+    from raw.assessment_attempts
+    where kafka_partition = %(partition)s
+    order by kafka_offset
+    limit 1
+"""
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def fetch_partitions(connection) -> list[dict[str, Any]]:
+    """Messages landed per Kafka partition, from the raw tables: attempts, quarantined,
+    first offset and the next offset to read (``edtrack land --status``'s committed
+    offset once the lander has caught up)."""
+    return sql.run(connection, PARTITIONS_SQL.strip()).records()
+
+
+def fetch_sample_payload(connection, partition: int = 0) -> dict[str, Any] | None:
+    """The first landed message of a partition: Kafka coordinates and its JSON text."""
+    rows = sql.run(connection, SAMPLE_SQL.strip(), {"partition": partition}).records()
+    return rows[0] if rows else None
+
+
+def abridge(record: Any, items: int = 2) -> Any:
+    """A copy of a JSON value with every array cut to its first ``items`` elements, and
+    a note of how many were left out, so a nested record fits on a screen."""
+    if isinstance(record, dict):
+        return {key: abridge(value, items) for key, value in record.items()}
+    if isinstance(record, list):
+        kept = [abridge(value, items) for value in record[:items]]
+        if len(record) > items:
+            kept.append(f"... {len(record) - items} more")
+        return kept
+    return record
+
+
+def fetch_layer_counts(connection, schemas: Sequence[str] = LAYER_SCHEMAS) -> list[dict]:
+    """Rows of every table in each layer's schema, in one statement."""
+    tables = []
+    for schema in schemas:
+        try:
+            listed = sql.run(connection, f"show tables in {schema}").records()
+        except UserError:  # a layer not built yet
+            continue
+        tables += [(schema, row["tableName"]) for row in listed if not row.get("isTemporary")]
+    if not tables:
+        return []
+    parts, parameters = [], {}
+    for i, (schema, table) in enumerate(sorted(tables)):
+        if not (IDENTIFIER.match(schema) and IDENTIFIER.match(table)):
+            continue  # names come from the metastore; only plain identifiers are counted
+        parameters[f"layer_{i}"], parameters[f"table_{i}"] = schema, table
+        parts.append(
+            f"select %(layer_{i})s as layer, %(table_{i})s as table_name, "
+            f"count(*) as row_count from `{schema}`.`{table}`"
+        )
+    if not parts:
+        return []
+    rows = sql.run(connection, "\nunion all\n".join(parts), parameters).records()
+    order = {schema: i for i, schema in enumerate(schemas)}
+    return sorted(rows, key=lambda r: (order[r["layer"]], r["table_name"]))
+
+
+# --- charts -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One figure with its title and a one-line caption (grain, test records)."""
+
+    key: str
+    title: str
+    caption: str
+    figure: Any = field(repr=False)  # matplotlib.figure.Figure
+
+    @functools.cached_property
+    def png(self) -> bytes:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        buffer = io.BytesIO()
+        FigureCanvasAgg(self.figure).print_png(buffer)
+        return buffer.getvalue()
+
+    def html(self) -> str:
+        data = base64.b64encode(self.png).decode("ascii")
+        return (
+            f'<figure id="{html.escape(self.key)}">'
+            f'<img src="data:image/png;base64,{data}" alt="{html.escape(self.title)}">'
+            f"<figcaption>{html.escape(self.caption)}</figcaption></figure>"
+        )
+
+    # Rich display in Jupyter: the figure with its caption (and the PNG alone).
+    def _repr_png_(self) -> bytes:
+        return self.png
+
+    def _repr_html_(self) -> str:
+        return self.html()
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    columns: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+
+    def html(self) -> str:
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in self.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(cell(v))}</td>" for v in row) + "</tr>"
+            for row in self.rows
+        )
+        return (
+            f"<table><caption>{html.escape(self.title)}</caption>"
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.html()
+
+    @classmethod
+    def of(cls, title: str, records: Sequence[Row]) -> Table:
+        """A table of rows as the fetch functions return them (dicts, same keys)."""
+        columns = list(records[0]) if records else []
+        return cls(title, columns, [tuple(r[c] for c in columns) for r in records])
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.3f}"
+    return str(value)
+
+
+def caption(grain: str, test_records_excluded: bool = True) -> str:
+    tests = (
+        "test records excluded"
+        if test_records_excluded
+        else "test records included (marts built with include_test_records)"
+    )
+    return f"Grain: {grain}; {tests}."
+
+
+def top(rows: Iterable[Row], by: str, n: int) -> list[Row]:
+    """The ``n`` rows with the largest ``by`` (ties by exam id), largest first."""
+    return sorted(rows, key=lambda r: (-(r[by] or 0), str(r.get("base_exam_id", ""))))[:n]
+
+
+def exam_labels(rows: Sequence[Row], width: int = LABEL_WIDTH) -> list[str]:
+    """Axis labels: names cut to ``width``; a name two exams share gets the exam id's
+    first 8 characters (exam_name is not a key). ``$`` is escaped (mathtext)."""
+    counts = Counter(r["exam_name"] for r in rows)
+    labels = []
+    for r in rows:
+        name = str(r["exam_name"] if r["exam_name"] is not None else "(no name)")
+        if len(name) > width:
+            name = name[: width - 1] + "…"
+        if counts[r["exam_name"]] > 1:
+            name += f" ({str(r['base_exam_id'])[:8]})"
+        labels.append(name.replace("$", r"\$"))
+    return labels
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _float(value: Any) -> float:
+    return float(value) if value is not None else 0.0
+
+
+def _whole_numbers(axis) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
+def plot_popularity(rows: Sequence[Row], n: int = TOP_EXAMS) -> Chart:
+    rows = top(rows, "distinct_attempts", n)
+    title = f"Most taken exams (top {len(rows)})"
+    fig = _figure(9, 1.2 + 0.42 * max(len(rows), 1))
+    ax = fig.add_subplot()
+    positions = range(len(rows))
+    height = 0.4
+    ax.barh(
+        [p - height / 2 for p in positions],
+        [_float(r["distinct_attempts"]) for r in rows],
+        height,
+        label="distinct attempts (keen_id)",
+    )
+    ax.barh(
+        [p + height / 2 for p in positions],
+        [_float(r["attempt_rows"]) for r in rows],
+        height,
+        label="attempt rows (duplicates included)",
+    )
+    ax.set_yticks(list(positions), exam_labels(rows))
+    ax.invert_yaxis()
+    ax.set_title(title)
+    ax.set_xlabel("attempts")
+    ax.set_ylabel("exam")
+    fig.legend(loc="outside lower center", ncols=2)
+    return Chart(
+        "popularity",
+        title,
+        caption("one exam (base_exam_id); distinct attempts beside export rows"),
+        fig,
+    )
+
+
+def plot_scores(rows: Sequence[Row], n: int = TOP_EXAMS) -> Chart:
+    rows = top(rows, "scored_attempts", n)
+    title = f"Mean score per exam (top {len(rows)} by scored attempts)"
+    fig = _figure(9, 1.2 + 0.38 * max(len(rows), 1))
+    ax = fig.add_subplot()
+    positions = list(range(len(rows)))
+    ax.barh(
+        positions,
+        [_float(r["mean_score"]) for r in rows],
+        xerr=[_float(r["score_stddev"]) for r in rows],
+        capsize=3,
+        color="tab:green",
+    )
+    ax.set_yticks(positions, exam_labels(rows))
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.2)
+    ax.set_title(title)
+    ax.set_xlabel("mean of per-attempt score (correct / total), error bar = 1 std dev")
+    ax.set_ylabel("exam")
+    return Chart(
+        "scores",
+        title,
+        caption("one exam; per-attempt score averaged over its distinct scored attempts"),
+        fig,
+    )
+
+
+def plot_correct_rates(rows: Sequence[Row], min_times_asked: int = MIN_TIMES_ASKED) -> Chart:
+    rates = [_float(r["correct_rate"]) for r in rows]
+    title = f"How hard questions are ({len(rates):,} questions)"
+    fig = _figure(8, 4)
+    ax = fig.add_subplot()
+    ax.hist(rates, bins=[i / 20 for i in range(21)], color="tab:purple", edgecolor="white")
+    ax.set_xlim(0, 1)
+    ax.set_title(title)
+    ax.set_xlabel("correct rate (correct answers / times asked)")
+    ax.set_ylabel("questions")
+    _whole_numbers(ax.yaxis)
+    return Chart(
+        "difficulty",
+        title,
+        caption(f"one question (exam x question id) asked at least {min_times_asked} times"),
+        fig,
+    )
+
+
+def plot_hourly(rows: Sequence[Row], test_records_excluded: bool = True) -> Chart:
+    by_hour = {int(r["hour_of_day_utc"]): _float(r["distinct_attempts"]) for r in rows}
+    hours = list(range(24))
+    title = "Attempts by hour of day (UTC)"
+    fig = _figure(9, 4)
+    ax = fig.add_subplot()
+    ax.bar(hours, [by_hour.get(h, 0.0) for h in hours], color="tab:orange")
+    ax.set_xticks(hours)
+    ax.set_xlim(-0.6, 23.6)
+    ax.set_title(title)
+    ax.set_xlabel("hour of submission (UTC)")
+    ax.set_ylabel("distinct attempts")
+    _whole_numbers(ax.yaxis)
+    return Chart(
+        "hourly",
+        title,
+        caption("one hour of the day (UTC), all days together", test_records_excluded),
+        fig,
+    )
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def plot_daily(rows: Sequence[Row], test_records_excluded: bool = True) -> Chart:
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    points = sorted((_date(r["activity_date"]), _float(r["distinct_attempts"])) for r in rows)
+    title = f"Attempts by day (UTC), {len(points)} days with attempts"
+    fig = _figure(10, 4)
+    ax = fig.add_subplot()
+    ax.bar([d for d, _ in points], [v for _, v in points], width=0.9, color="tab:blue")
+    locator = AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax.set_title(title)
+    ax.set_xlabel("day of submission (UTC)")
+    ax.set_ylabel("distinct attempts")
+    _whole_numbers(ax.yaxis)
+    return Chart("daily", title, caption("one UTC day with attempts", test_records_excluded), fig)
+
+
+def plot_durations(rows: Sequence[Row], n: int = TOP_EXAMS) -> Chart | None:
+    """Median and 90th percentile duration per exam; None when there are no rows."""
+    rows = top(rows, "timed_attempts", n)
+    if not rows:
+        return None
+    title = f"How long attempts take (top {len(rows)} exams by timed attempts)"
+    fig = _figure(9, 1.2 + 0.42 * len(rows))
+    ax = fig.add_subplot()
+    positions = range(len(rows))
+    height = 0.4
+    ax.barh(
+        [p - height / 2 for p in positions],
+        [_float(r["median_duration_seconds"]) / 60 for r in rows],
+        height,
+        label="median",
+    )
+    ax.barh(
+        [p + height / 2 for p in positions],
+        [_float(r["p90_duration_seconds"]) / 60 for r in rows],
+        height,
+        label="90th percentile",
+    )
+    ax.set_yticks(list(positions), exam_labels(rows))
+    ax.invert_yaxis()
+    ax.set_title(title)
+    ax.set_xlabel("minutes from start to submission")
+    ax.set_ylabel("exam")
+    fig.legend(loc="outside lower center", ncols=2)
+    return Chart(
+        "durations",
+        title,
+        caption("one exam; start to submission of each distinct attempt"),
+        fig,
+    )
+
+
+def hardest_table(rows: Sequence[Row], min_times_asked: int = MIN_TIMES_ASKED) -> Table:
+    return Table(
+        f"The {len(rows)} hardest questions (asked at least {min_times_asked} times)",
+        ["exam", "question id", "times asked", "correct rate"],
+        [
+            (r["exam_name"], r["question_id"], r["times_asked"], f"{_float(r['correct_rate']):.1%}")
+            for r in rows
+        ],
+    )
+
+
+def popularity_table(rows: Sequence[Row], n: int = TOP_EXAMS) -> Table:
+    rows = top(rows, "distinct_attempts", n)
+    return Table(
+        f"Most taken exams (top {len(rows)})",
+        ["exam", "exam id", "distinct attempts", "attempt rows"],
+        [
+            (r["exam_name"], r["base_exam_id"], r["distinct_attempts"], r["attempt_rows"])
+            for r in rows
+        ],
+    )
+
+
+# --- the page ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str
+    charts: Sequence[Chart] = ()
+    tables: Sequence[Table] = ()
+    note: str | None = None
+
+
+def build_sections(data: ReportData) -> list[Section]:
+    excluded = not data.test_records_in_activity
+    durations = plot_durations(data.durations)
+    return [
+        Section(
+            "Exam popularity",
+            [plot_popularity(data.popularity)],
+            [popularity_table(data.popularity)],
+        ),
+        Section("Exam scores", [plot_scores(data.scores)]),
+        Section(
+            "Question difficulty",
+            [plot_correct_rates(data.correct_rates)],
+            [hardest_table(data.hardest)],
+        ),
+        Section(
+            "Activity",
+            [plot_hourly(data.hourly, excluded), plot_daily(data.daily, excluded)],
+        ),
+        Section(
+            "Attempt durations",
+            [durations] if durations else [],
+            note=None if durations else "No attempt has both a start and a submission time.",
+        ),
+    ]
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem;
+       padding: 0 1rem; color: #222; }
+figure { margin: 1rem 0 2rem; }
+figure img { max-width: 100%; }
+figcaption { color: #555; font-size: 0.9rem; }
+table { border-collapse: collapse; margin: 1rem 0 2rem; font-size: 0.9rem; }
+caption { text-align: left; font-weight: bold; padding-bottom: 0.3rem; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: left; }
+td:nth-child(n+3) { text-align: right; }
+"""
+
+
+def summary_line(overall: Row) -> str:
+    return (
+        f"{cell(overall.get('distinct_attempts') or 0)} distinct attempts "
+        f"({cell(overall.get('attempt_rows') or 0)} export rows) of "
+        f"{cell(overall.get('exams') or 0)} exams, submitted from "
+        f"{overall.get('first_attempt_at') or '-'} to {overall.get('last_attempt_at') or '-'} "
+        "(UTC), test records excluded."
+    )
+
+
+def render_html(sections: Sequence[Section], summary: str, source: str, generated_at: str) -> str:
+    """The whole page: no external file, font, script or stylesheet."""
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>edtrack: assessment attempts report</title>",
+        f"<style>{STYLE}</style></head><body>",
+        "<h1>Assessment attempts report</h1>",
+        f"<p>{html.escape(summary)}</p>",
+        f"<p>From the marts at {html.escape(source)}, {html.escape(generated_at)}.</p>",
+    ]
+    for section in sections:
+        parts.append(f"<section><h2>{html.escape(section.heading)}</h2>")
+        parts += [chart.html() for chart in section.charts]
+        parts += [table.html() for table in section.tables]
+        if section.note:
+            parts.append(f"<p>{html.escape(section.note)}</p>")
+        parts.append("</section>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def write_report(connection, output: Path, source: str) -> int:
+    """Fetch, draw and write the page to ``output``; return the number of charts."""
+    data = fetch_all(connection)
+    sections = build_sections(data)
+    generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    page = render_html(sections, summary_line(data.overall), source, generated)
+    try:
+        output.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"Cannot write {output} ({exc.strerror}); check the path.") from None
+    return sum(len(s.charts) for s in sections)
