@@ -56,11 +56,11 @@ class Cli:
         }
 
     def run(
-        self, *args: str, check: bool = True, timeout: float = 600
+        self, *args: str, check: bool = True, timeout: float = 600, env: dict | None = None
     ) -> subprocess.CompletedProcess:
         result = subprocess.run(
             [str(BIN / "edtrack"), *args],
-            env=self.env,
+            env={**self.env, **(env or {})},
             cwd=PROJECT_ROOT,
             capture_output=True,
             text=True,

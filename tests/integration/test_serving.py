@@ -1,0 +1,75 @@
+"""The README's client examples, run as written (port aside) against the private stack:
+PyHive from Python and beeline over JDBC. Runs after the marts are built (file order).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import subprocess
+
+import pytest
+
+from stack.config import PROJECT_ROOT
+
+README = (PROJECT_ROOT / "README.md").read_text()
+SECTION = README[README.index("## Query it yourself") :]
+
+
+def block(language: str) -> str:
+    """The first fenced block of ``language`` in the README's 'Query it yourself'."""
+    match = re.search(rf"```{language}\n(.*?)```", SECTION, re.S)
+    assert match, f"no {language} block in 'Query it yourself'"
+    return match.group(1)
+
+
+def on_port(text: str, port: int) -> str:
+    assert "10000" in text
+    return text.replace("10000", str(port))
+
+
+def popular(cli, minimum: int) -> list[tuple[str, int]]:
+    rows = cli.sql(
+        "select exam_name, distinct_attempts from marts.mart_exam_popularity "
+        f"where distinct_attempts >= {minimum} order by 2 desc"
+    )
+    return [(r["exam_name"], r["distinct_attempts"]) for r in rows]
+
+
+def test_the_readme_pyhive_example_answers(cli):
+    code = on_port(block("python"), cli.config.ports["thrift"])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - the README's own example
+    printed = eval(out.getvalue())  # noqa: S307 - a list of tuples printed by the example
+    expected = popular(cli, 50)
+    assert [tuple(row) for row in printed] == expected
+    assert expected, "the example should return rows on the test data"
+
+
+def test_the_readme_beeline_example_answers_over_jdbc(cli):
+    jdbc = SECTION[SECTION.index("With beeline") :]
+    script = on_port(jdbc.split("```sh\n", 1)[1].split("```", 1)[0], cli.config.ports["thrift"])
+    assert "bin/beeline -u jdbc:hive2://127.0.0.1:" in script
+    result = subprocess.run(
+        ["bash", "-c", f"set -e\n{script}"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    count = cli.sql("select count(*) as n from marts.mart_exam_popularity")[0]["n"]
+    # beeline prints a table: | count(1) | and then | <n> |
+    assert re.search(rf"\|\s*{count}\s*\|", result.stdout), result.stdout[-2000:]
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_a_stopped_server_is_one_sentence_in_every_format(cli, fmt):
+    result = cli.run(
+        "sql", "--format", fmt, "select 1", check=False, env={"EDTRACK_THRIFT_PORT": "1"}
+    )
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
