@@ -1,31 +1,20 @@
 -- grain: one row per raw message whose payload does not fit the attempt schema
 -- Incremental like stg_assessments__attempts, and over the same partitions: it runs
 -- just before that model (which declares the dependency) and rebuilds the partitions
--- that model is about to rebuild, read from that model's partition_loaded_at. Looking
--- the table up in the graph rather than with ref() keeps the order the right way round.
+-- that model is about to rebuild (unstaged_partitions).
 {{ config(
     materialized='incremental',
     incremental_strategy='insert_overwrite',
     partition_by=['kafka_date'],
 ) }}
 
-{%- set attempts_node = graph.nodes['model.edtrack.stg_assessments__attempts'] -%}
-{%- set attempts = adapter.get_relation(
-    database=none, schema=attempts_node.schema, identifier=attempts_node.alias
-) if execute else none -%}
-
 with
 
 source as (
 
     select * from {{ source('assessments', 'assessment_attempts') }}
-    {% if is_incremental() and attempts is not none %}
-    where
-        {{ changed_partitions(
-            source('assessments', 'assessment_attempts'),
-            '_metadata.file_modification_time',
-            compare_with=attempts
-        ) }}
+    {% if is_incremental() %}
+    where {{ unstaged_partitions(source('assessments', 'assessment_attempts')) }}
     {% endif %}
 
 ),
@@ -50,13 +39,16 @@ failed as (
         ingested_at,
         payload,
         case
-            when attempt is null
-                then 'payload does not fit the attempt schema (a field has the wrong type)'
-            else 'keen_id is null after parsing'
+            when attempt._corrupt_record is null
+                then 'keen_id is null after parsing'
+            when attempt.keen_id is null
+                then 'payload could not be parsed (e.g. nested deeper than Spark allows)'
+            else 'payload does not fit the attempt schema (a field has the wrong type)'
         end as error,
         kafka_date
     from parsed
-    where attempt is null or attempt.keen_id is null
+    -- a null attempt (an empty payload) has a null keen_id too
+    where attempt.keen_id is null or attempt._corrupt_record is not null
 
 )
 

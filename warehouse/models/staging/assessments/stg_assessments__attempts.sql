@@ -51,7 +51,8 @@ ranked as (
         ) as copy_number,
         count(*) over (partition by attempt.keen_id) as copies_in_raw
     from parsed
-    where attempt.keen_id is not null
+    -- the others are in stg_assessments__attempt_parse_errors
+    where attempt.keen_id is not null and attempt._corrupt_record is null
 
 ),
 
@@ -70,7 +71,11 @@ renamed as (
         -- numerics
         cast(attempt.max_attempts as double) as max_attempts,
         attempt.sequences.attempt as attempt_number,
-        size(attempt.sequences.questions) as question_count,
+        -- size() of a null array is -1 in Spark: without questions the count is unknown
+        case
+            when attempt.sequences.questions is not null
+                then size(attempt.sequences.questions)
+        end as question_count,
         attempt.sequences.counts.total as counts_total,
         attempt.sequences.counts.correct as counts_correct,
         attempt.sequences.counts.incorrect as counts_incorrect,
