@@ -429,7 +429,7 @@ def _land_config(obj: Context, topic: str, root: str, schema: str, **tuning):
         batch_bytes=tuning.get("batch_bytes", landing.LandConfig.batch_bytes),
         batch_age_s=tuning.get("batch_age", landing.LandConfig.batch_age_s),
         max_message_bytes=tuning.get("max_message_bytes", landing.LandConfig.max_message_bytes),
-        status_path=cfg.run_dir / "lander-status.json",
+        status_path=landing.status_path(cfg.run_dir, topic, root),
     )
     return config, landing.lock_path(cfg.run_dir, topic, root)
 

@@ -107,7 +107,8 @@ def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int)
 
     step("Landing messages on HDFS as raw.assessment_attempts")
     land_config = LandConfig(
-        bootstrap=config.kafka_bootstrap, status_path=config.run_dir / "lander-status.json"
+        bootstrap=config.kafka_bootstrap,
+        status_path=landing.status_path(config.run_dir, DEFAULT_TOPIC, DEFAULT_ROOT),
     )
     landing.run(
         land_config,

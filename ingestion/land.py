@@ -505,6 +505,11 @@ def lock_path(run_dir: Path, topic: str, root: str) -> Path:
     return run_dir / f"lander-{topic}-{root.strip('/').replace('/', '_')}.lock"
 
 
+def status_path(run_dir: Path, topic: str, root: str) -> Path:
+    """Where a lander writes its progress report: one file per topic and root."""
+    return lock_path(run_dir, topic, root).with_suffix(".status.json")
+
+
 def run(
     config: LandConfig,
     hdfs_url: str,

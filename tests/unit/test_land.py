@@ -6,7 +6,17 @@ import pytest
 from edtrack.errors import UserError
 from ingestion.catalog import QUARANTINE_TABLE, RAW_TABLE, Tables
 from ingestion.envelope import LandedFile
-from ingestion.land import HdfsStore, LandConfig, Lander, Pending, Replay, exclusive, holder
+from ingestion.land import (
+    HdfsStore,
+    LandConfig,
+    Lander,
+    Pending,
+    Replay,
+    exclusive,
+    holder,
+    lock_path,
+    status_path,
+)
 
 from .fakes import FakeCatalog, FakeConsumer, FakeHdfs
 
@@ -242,3 +252,14 @@ def test_new_dates_are_registered_once_per_flush_before_the_offsets_are_committe
         (RAW_TABLE, "2018-01-24"),
         (QUARANTINE_TABLE, "2018-01-23"),
     ]
+
+
+def test_each_topic_and_root_has_its_own_lock_and_status_file(tmp_path):
+    paths = {
+        (kind(tmp_path, topic, root).name)
+        for kind in (lock_path, status_path)
+        for topic in ("a", "b")
+        for root in ("/edtrack/raw", "/other")
+    }
+    assert len(paths) == 8
+    assert status_path(tmp_path, "a", "/edtrack/raw").name == "lander-a-edtrack_raw.status.json"
