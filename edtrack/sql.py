@@ -11,6 +11,7 @@ import datetime as dt
 import decimal
 import io
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,8 @@ def connect(host: str, port: int, username: str = "edtrack", password: str | Non
     from pyhive import hive
 
     pyhive_compat.install()
+    # thrift logs a failed connect at ERROR on its own; the exception below says it once.
+    logging.getLogger("thrift.transport.TSocket").setLevel(logging.CRITICAL)
     auth = "LDAP" if password else None
     try:
         return hive.connect(host=host, port=port, username=username, password=password, auth=auth)
