@@ -370,36 +370,43 @@ def _whole_numbers(axis) -> None:
     axis.set_major_locator(MaxNLocator(integer=True))
 
 
-def plot_popularity(rows: Sequence[Row], n: int = TOP_EXAMS) -> Chart:
-    rows = top(rows, "distinct_attempts", n)
-    title = f"Most taken exams (top {len(rows)})"
+def _paired_bars(
+    rows: Sequence[Row], bars: Sequence[tuple[str, float, str]], title: str, xlabel: str
+):
+    """Two horizontal bars per exam, side by side: ``bars`` holds (column, scale,
+    label) for each; returns the figure."""
     fig = _figure(9, 1.2 + 0.42 * max(len(rows), 1))
     ax = fig.add_subplot()
     positions = range(len(rows))
     height = 0.4
-    ax.barh(
-        [p - height / 2 for p in positions],
-        [_float(r["distinct_attempts"]) for r in rows],
-        height,
-        label="distinct attempts (keen_id)",
-    )
-    ax.barh(
-        [p + height / 2 for p in positions],
-        [_float(r["attempt_rows"]) for r in rows],
-        height,
-        label="attempt rows (duplicates included)",
-    )
+    for shift, (column, scale, label) in zip((-height / 2, height / 2), bars, strict=True):
+        ax.barh(
+            [p + shift for p in positions],
+            [_float(r[column]) * scale for r in rows],
+            height,
+            label=label,
+        )
     ax.set_yticks(list(positions), exam_labels(rows))
     ax.invert_yaxis()
     ax.set_title(title)
-    ax.set_xlabel("attempts")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("exam")
     fig.legend(loc="outside lower center", ncols=2)
+    return fig
+
+
+def plot_popularity(rows: Sequence[Row], n: int = TOP_EXAMS) -> Chart:
+    rows = top(rows, "distinct_attempts", n)
+    title = f"Most taken exams (top {len(rows)})"
+    bars = [
+        ("distinct_attempts", 1.0, "distinct attempts (keen_id)"),
+        ("attempt_rows", 1.0, "attempt rows (duplicates included)"),
+    ]
     return Chart(
         "popularity",
         title,
         caption("one exam (base_exam_id); distinct attempts beside export rows"),
-        fig,
+        _paired_bars(rows, bars, title, "attempts"),
     )
 
 
@@ -502,33 +509,15 @@ def plot_durations(rows: Sequence[Row], n: int = TOP_EXAMS) -> Chart | None:
     if not rows:
         return None
     title = f"How long attempts take (top {len(rows)} exams by timed attempts)"
-    fig = _figure(9, 1.2 + 0.42 * len(rows))
-    ax = fig.add_subplot()
-    positions = range(len(rows))
-    height = 0.4
-    ax.barh(
-        [p - height / 2 for p in positions],
-        [_float(r["median_duration_seconds"]) / 60 for r in rows],
-        height,
-        label="median",
-    )
-    ax.barh(
-        [p + height / 2 for p in positions],
-        [_float(r["p90_duration_seconds"]) / 60 for r in rows],
-        height,
-        label="90th percentile",
-    )
-    ax.set_yticks(list(positions), exam_labels(rows))
-    ax.invert_yaxis()
-    ax.set_title(title)
-    ax.set_xlabel("minutes from start to submission")
-    ax.set_ylabel("exam")
-    fig.legend(loc="outside lower center", ncols=2)
+    bars = [
+        ("median_duration_seconds", 1 / 60, "median"),
+        ("p90_duration_seconds", 1 / 60, "90th percentile"),
+    ]
     return Chart(
         "durations",
         title,
         caption("one exam; start to submission of each distinct attempt"),
-        fig,
+        _paired_bars(rows, bars, title, "minutes from start to submission"),
     )
 
 
