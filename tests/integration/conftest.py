@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -30,8 +31,15 @@ def stack_config(tmp_path_factory) -> StackConfig:
     return from_env(env, state_dir=tmp_path_factory.mktemp("stack-state"), port_offset=offset)
 
 
+def _interrupt(signum: int, _frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @pytest.fixture(scope="session")
 def stack(stack_config: StackConfig):
+    # SIGTERM (a CI timeout, `kill`) interrupts like Ctrl-C, so the stack below is still
+    # stopped instead of leaving its daemons holding the test ports.
+    signal.signal(signal.SIGTERM, _interrupt)
     launcher = Stack(stack_config, log=lambda m: print(f"[stack] {m}", flush=True))
     try:
         launcher.up()
