@@ -120,7 +120,7 @@ def test_generated_attempts_reach_the_marts_exactly(cli, generated):
 
 def test_the_real_sample_reaches_the_marts_exactly(cli, generated):
     if not SAMPLE.exists():
-        pytest.skip(f"the 328-record sample is not at {SAMPLE} (only in the team's checkout)")
+        pytest.skip(f"the 328-record export sample is not at {SAMPLE} (beside the project)")
     records = read_records(generated) + read_records(SAMPLE)
     cli.run("publish", str(SAMPLE))
     cli.run("land", "--until-caught-up")
