@@ -350,13 +350,7 @@ class Profiler:
         distinct = node.distinct.get(name)
         if distinct is None:
             distinct = node.distinct[name] = Distinct(self.exact_cap)
-        values = distinct.values
-        if values is not None:
-            values.add(key)
-            if len(values) > distinct.cap:
-                distinct.to_sketch()
-        else:
-            distinct.sketch.update(key)
+        distinct.add(key)
         if len(node.examples) < EXAMPLES:
             example = (name, key)
             if example not in node.example_keys:
