@@ -242,15 +242,19 @@ class HdfsStore:
         )
         return start
 
-    def clean_tmp(self) -> int:
-        """Delete temporary files an earlier run left behind; return how many."""
+    def prepare(self) -> int:
+        """Create both tables' folders and the temporary folder; delete temporary files
+        an earlier run left behind and return how many. The table folders exist before
+        the first message lands, so listing a table's files (dbt's changed_partitions)
+        finds an empty table, not a missing path."""
         try:
             orphans = [s for s in self.client.list_status(self.tables.tmp_dir) if not s.isdir]
         except FileNotFoundError:
             orphans = []
         for status in orphans:
             self.client.delete(status.path)
-        self.client.mkdirs(self.tables.tmp_dir, create_parent=True)
+        for folder in (self.tables.tmp_dir, *map(self.tables.dir, (RAW_TABLE, QUARANTINE_TABLE))):
+            self.client.mkdirs(folder, create_parent=True)
         return len(orphans)
 
     def stage(self, landed: LandedFile, lines: list[bytes]) -> str:
@@ -294,7 +298,7 @@ class Lander:
     def start(self, replays: Iterable[Replay] = ()) -> None:
         from kafka import TopicPartition
 
-        removed = self.store.clean_tmp()
+        removed = self.store.prepare()
         if removed:
             self.report(f"removed {removed} orphaned temporary file(s)")
         partitions = self.consumer.partitions_for_topic(self.config.topic)

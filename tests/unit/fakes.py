@@ -17,6 +17,7 @@ class FakeHdfs:
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
+        self.dirs: set[str] = set()
         self.renames: list[tuple[str, str]] = []
 
     def list_status(self, path: str, recursive: bool = False):
@@ -29,7 +30,7 @@ class FakeHdfs:
                 yield FileStatus(p, False)
 
     def mkdirs(self, path: str, create_parent: bool = False) -> None:
-        pass
+        self.dirs.add(path)
 
     def delete(self, path: str, recursive: bool = False) -> bool:
         return self.files.pop(path, None) is not None

@@ -109,11 +109,12 @@ def test_recovery_resumes_after_the_last_complete_batch_and_drops_a_partial_one(
     assert partial not in fs.files
 
 
-def test_orphaned_temporary_files_are_removed_on_start():
+def test_orphaned_temporary_files_are_removed_and_table_folders_made_on_start():
     fs = FakeHdfs()
     fs.files[f"{TABLES.tmp_dir}/x.jsonl.abc"] = b"half a batch"
-    assert HdfsStore(fs, TABLES).clean_tmp() == 1
+    assert HdfsStore(fs, TABLES).prepare() == 1
     assert fs.files == {}
+    assert fs.dirs == {TABLES.tmp_dir, TABLES.dir(RAW_TABLE), TABLES.dir(QUARANTINE_TABLE)}
 
 
 def test_a_restarted_lander_lands_nothing_twice():

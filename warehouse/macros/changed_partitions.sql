@@ -6,22 +6,32 @@
 
     Returns a filter on kafka_date with the dates as literals, found when the model
     runs: literals let Spark prune partitions before it reads a file, which a subquery
-    does not guarantee. `compare_with` (default: this model) is the relation whose
-    partition_loaded_at records what was built. -#}
-{% macro changed_partitions(upstream, loaded_at, compare_with=none) -%}
+    does not guarantee. `loaded_at` is the upstream rows' load time; without it the
+    load time of a partition is the modification time of its newest file, read from
+    the file listing alone (partition_file_times), never from the files' contents.
+    `compare_with` (default: this model) is the relation whose partition_loaded_at
+    records what was built. -#}
+{% macro changed_partitions(upstream, loaded_at=none, compare_with=none) -%}
+    {%- if not execute -%}
+        {{- return('false') -}}
+    {%- endif -%}
     {%- set built = compare_with if compare_with is not none else this -%}
     {%- set query -%}
-        select cast(upstream_partitions.kafka_date as string) as kafka_date
+        select upstream_partitions.kafka_date
         from (
+            {% if loaded_at is none -%}
+            {{ partition_file_times(upstream) }}
+            {%- else -%}
             select
-                kafka_date,
+                cast(kafka_date as string) as kafka_date,
                 max({{ loaded_at }}) as loaded_at
             from {{ upstream }}
             group by kafka_date
+            {%- endif %}
         ) as upstream_partitions
         left join (
             select
-                kafka_date,
+                cast(kafka_date as string) as kafka_date,
                 max(partition_loaded_at) as loaded_at
             from {{ built }}
             group by kafka_date
@@ -30,16 +40,36 @@
         where
             built_partitions.loaded_at is null
             or upstream_partitions.loaded_at > built_partitions.loaded_at
-        order by kafka_date
+        order by upstream_partitions.kafka_date
     {%- endset -%}
-    {%- if execute -%}
-        {%- set dates = run_query(query).columns[0].values() -%}
-    {%- else -%}
-        {%- set dates = [] -%}
-    {%- endif -%}
+    {%- set dates = run_query(query).columns[0].values() -%}
     {%- if dates | length == 0 -%}
         false
     {%- else -%}
         kafka_date in ({% for d in dates %}'{{ d }}'{{ ", " if not loop.last }}{% endfor %})
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- A query giving, per kafka_date partition of a file-based table (the lander's raw
+    tables), the modification time of its newest file: the same value as
+    max(_metadata.file_modification_time) over the partition's rows, taken from a
+    listing of the table's folder (Spark's binaryFile source reads no content unless
+    asked for it), so its cost does not grow with the data. -#}
+{% macro partition_file_times(relation) -%}
+    {%- set described = run_query('describe table extended ' ~ relation) -%}
+    {%- set location = [] -%}
+    {%- for row in described.rows if row[0] == 'Location' -%}
+        {%- do location.append(row[1]) -%}
+    {%- endfor -%}
+    {%- if location | length != 1 -%}
+        {{ exceptions.raise_compiler_error(
+            'Cannot find the storage location of ' ~ relation ~ ' in its description.'
+        ) }}
+    {%- endif -%}
+    select
+        cast(kafka_date as string) as kafka_date,
+        max(modificationTime) as loaded_at
+    from binaryFile.`{{ location[0] }}`
+    group by kafka_date
 {%- endmacro %}

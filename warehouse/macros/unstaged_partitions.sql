@@ -10,6 +10,6 @@
     {%- if staged is none -%}
         true
     {%- else -%}
-        {{ changed_partitions(relation, '_metadata.file_modification_time', compare_with=staged) }}
+        {{ changed_partitions(relation, compare_with=staged) }}
     {%- endif -%}
 {%- endmacro %}

@@ -18,10 +18,7 @@ source as (
     from {{ source('assessments', 'assessment_attempts') }}
     {% if is_incremental() %}
     where
-        {{ changed_partitions(
-            source('assessments', 'assessment_attempts'),
-            '_metadata.file_modification_time'
-        ) }}
+        {{ changed_partitions(source('assessments', 'assessment_attempts')) }}
     {% endif %}
 
 ),
