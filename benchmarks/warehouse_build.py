@@ -12,6 +12,7 @@ runs again incrementally; the ratio incremental / full is the figure to watch (t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -51,6 +52,8 @@ def run_size(count: int, seed: int, offset: int, incremental: bool) -> dict[str,
     with tempfile.TemporaryDirectory(prefix="edtrack-bench-") as tmp:
         env_base = {k: v for k, v in os.environ.items() if not k.startswith("EDTRACK_")}
         config = from_env(env_base, state_dir=Path(tmp) / "state", port_offset=offset)
+        # On a busy machine the Thrift Server can take minutes to come up.
+        config = dataclasses.replace(config, start_timeout_s=600.0)
         stack = Stack(config, log=lambda m: None)
         env = {
             **env_base,
