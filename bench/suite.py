@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -226,8 +227,11 @@ class Run:
         self.args, self.count, self.tmp, self.first = args, count, tmp, first
         env_base = {k: v for k, v in os.environ.items() if not k.startswith("EDTRACK_")}
         cache = os.environ.get("EDTRACK_CACHE_DIR")
-        self.config = from_env(
-            env_base, state_dir=tmp / "state", cache_dir=cache, port_offset=args.port_offset
+        self.config = dataclasses.replace(
+            from_env(
+                env_base, state_dir=tmp / "state", cache_dir=cache, port_offset=args.port_offset
+            ),
+            start_timeout_s=args.start_timeout_s,
         )
         self.env = {
             **env_base,
@@ -296,8 +300,18 @@ class Run:
         if result.returncode != 0:
             sys.exit(f"{label} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
 
-    def _measure(self, label: str, cmd: list[str], stdout: Path | None = None) -> dict:
-        return measure(f"[{self.count:,}] {label}", cmd, self.env, self.logs, self.monitor, stdout)
+    def _measure(
+        self, label: str, cmd: list[str], stdout: Path | None = None, env: dict | None = None
+    ) -> dict:
+        return measure(
+            f"[{self.count:,}] {label}", cmd, env or self.env, self.logs, self.monitor, stdout
+        )
+
+    def spark_env(self) -> dict[str, str]:
+        """The Thrift Server's Spark settings (HDFS, metastore, warehouse, Java, UTC)."""
+        keep = ("JAVA_HOME", "SPARK_HOME", "SPARK_CONF_DIR", "HADOOP_CONF_DIR", "SPARK_LOCAL_IP")
+        stack_env = self.stack._env()
+        return {**self.env, **{k: stack_env[k] for k in keep}, "TZ": "UTC"}
 
     # .. publish ........................................................................
     def publish(self) -> None:
@@ -351,6 +365,7 @@ class Run:
                 f"{hdfs}/bench/spark-streaming/checkpoint",
             ),
             stdout=stream_out,
+            env=self.spark_env(),
         )
         report = last_json(stream_out)
         check("landed by Spark Structured Streaming", report["rows"], self.count)
@@ -389,6 +404,7 @@ class Run:
                 "seed_batch.py", self.config.kafka_bootstrap, TOPIC, str(schema_file)
             ),
             stdout=out_file,
+            env=self.spark_env(),
         )
         report = last_json(out_file)
         check("rows written by the seed batch job", report["rows"], self.count)
@@ -428,7 +444,7 @@ class Run:
                 for rep in range(self.args.query_reps):
                     for path in files:
                         t0 = time.monotonic()
-                        sql.run(conn, path.read_text())
+                        sql.run(conn, path.read_text().strip().rstrip(";"))
                         per_query.setdefault(path.stem, []).append(time.monotonic() - t0)
                     say(f"  queries: round {rep + 1}/{self.args.query_reps} done")
             finally:
@@ -486,7 +502,11 @@ class Run:
                     say(f"  freshness: dbt run failed (exit {code}); see freshness-dbt.stdout")
                     stop.wait(5)
 
-        template = next(gen.generate(1, self.args.seed + 2, start=_next_day(), days=1))
+        template = next(  # an ordinary attempt: not a test record, with counts
+            r
+            for r in gen.generate(100, self.args.seed + 2, start=_next_day(), days=1)
+            if r["base_exam_id"] != gen.TEST_EXAM_ID and "counts" in r.get("sequences", {})
+        )
         published: dict[str, float] = {}
         seen: dict[str, float] = {}
         conn = sql.connect(self.config.host, self.config.ports["thrift"])
@@ -703,6 +723,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--port-offset", type=int, default=int(os.environ.get("BENCH_PORT_OFFSET", "12000"))
     )
+    parser.add_argument(
+        "--start-timeout-s",
+        type=float,
+        default=600.0,
+        help="How long the stack may take to become healthy (a busy machine is slow).",
+    )
     parser.add_argument("--output-dir", type=Path, default=PROJECT_ROOT / "bench" / "results")
     parser.add_argument(
         "--dbt-command",
@@ -727,7 +753,15 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="Short settings for CI: dbt run, 1 query round, 2 freshness probes 10 s apart.",
     )
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="Draw latest.md and the plots again from the output dir's latest.json.",
+    )
     args = parser.parse_args(argv)
+    if args.render_only:
+        write_report(json.loads((args.output_dir / "latest.json").read_text()), args.output_dir)
+        return
     if args.smoke:
         args.dbt_command, args.query_reps = "run", 1
         args.fresh_probes, args.fresh_interval_s, args.fresh_timeout_s = 2, 10.0, 300.0
@@ -744,15 +778,19 @@ def main(argv: list[str] | None = None) -> None:
             except UserError as error:
                 sys.exit(f"the private stack failed: {error}")
     results = summarise(runs, args, started)
-    from bench import render
-
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_report(results, args.output_dir)
+
+
+def write_report(results: dict, out_dir: Path) -> None:
+    from bench import render
+
     markdown = render.markdown(results)
-    (args.output_dir / "latest.md").write_text(markdown)
-    render.plots(results, args.output_dir)
+    (out_dir / "latest.md").write_text(markdown)
+    render.plots(results, out_dir)
     print(markdown)
-    say(f"wrote latest.json, latest.md and plots to {args.output_dir}")
+    say(f"wrote latest.json, latest.md and plots to {out_dir}")
 
 
 if __name__ == "__main__":
