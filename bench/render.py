@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from bench.suite import GOALS, stage_times
@@ -126,17 +127,18 @@ def plots(results: dict, out_dir: Path) -> list[Path]:
 
     # Throughput by stage and size: grouped bars, one group per (stage, size).
     tools = [(s, k, label) for s in PEERS for k, label in PEERS[s]]
-    tools.append(("seed_batch", None, "seed batch job (Kafka -> parquet)"))
+    tools.append(("end to end", None, "seed batch job"))
     fig, ax = plt.subplots(figsize=(9, 4.8), dpi=120)
     width = 0.8 / len(sizes)
     for j, size in enumerate(sizes):
         values = [
-            (runs[size][s] if k is None else runs[size][s][k])["messages_per_s"]
+            (runs[size]["seed_batch"] if k is None else runs[size][s][k])["messages_per_s"]
             for s, k, _ in tools
         ]
         xs = [i + (j - (len(sizes) - 1) / 2) * width for i in range(len(tools))]
         ax.bar(xs, values, width, label=f"{int(size):,} attempts", color=COLORS[j])
-    ax.set_xticks(range(len(tools)), [f"{s}\n{label}" for s, _, label in tools], fontsize=8)
+    labels = [f"{s}\n{textwrap.fill(label, 16)}" for s, _, label in tools]
+    ax.set_xticks(range(len(tools)), labels, fontsize=8)
     ax.set_yscale("log")
     ax.set_ylabel("messages / s (log)")
     ax.set_title(f"Throughput by stage and size, {title_tail}", fontsize=10)
