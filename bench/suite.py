@@ -716,6 +716,7 @@ def summarise(runs: list[dict], args: argparse.Namespace, started: float) -> dic
         "scaling_exponents": scaling(runs) if len(runs) > 1 else {},
         "suite_s": round(time.monotonic() - started, 1),
     }
+    out["machine"]["load_average_at_start"] = getattr(args, "load_at_start", None)
     out["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     goals = {}
     for key, op, target in GOALS:
@@ -780,6 +781,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.port_offset < 1 or args.port_offset + max(DEFAULT_PORTS.values()) > 32767:
         sys.exit("--port-offset must be positive and keep every port below 32768.")
     started = time.monotonic()
+    args.load_at_start = [round(x, 2) for x in os.getloadavg()]
     runs = []
     for i, count in enumerate(sorted(set(args.sizes))):
         with tempfile.TemporaryDirectory(prefix=f"edtrack-bench-{count}-") as tmp:
