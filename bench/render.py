@@ -149,20 +149,31 @@ def plots(results: dict, out_dir: Path) -> list[Path]:
     fig.savefig(written[-1])
     plt.close(fig)
 
-    # Time by stage, one line per stage over the sizes (log-log: slope = growth).
+    # Time by stage, one line per stage over the sizes (log-log: slope = growth); with
+    # a single size, one bar per stage.
     fig, ax = plt.subplots(figsize=(8, 4.8), dpi=120)
     xs = [int(s) for s in sizes]
     stages = list(stage_times(runs[sizes[0]]))
+    if len(sizes) == 1:
+        times = stage_times(runs[sizes[0]])
+        ax.barh(stages, [times[s] for s in stages], color=COLORS[: len(stages)])
+        for i, stage in enumerate(stages):
+            ax.text(times[stage], i, f" {times[stage]:,.1f} s", va="center", fontsize=8)
+        ax.set_xscale("log")
+        ax.invert_yaxis()
+        ax.set_xlabel("seconds (log)")
+        ax.set_title(f"Time by stage, {xs[0]:,} attempts, {title_tail}", fontsize=10)
+        stages = []
     for i, stage in enumerate(stages):
         ys = [stage_times(runs[s])[stage] for s in sizes]
         ax.plot(xs, ys, marker="o", label=stage, color=COLORS[i % len(COLORS)])
     if len(xs) > 1:
         ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("attempts")
-    ax.set_ylabel("seconds (log)")
-    ax.set_title(f"Time by stage and size, {title_tail}", fontsize=10)
-    ax.legend(frameon=False, fontsize=8, ncol=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("attempts")
+        ax.set_ylabel("seconds (log)")
+        ax.set_title(f"Time by stage and size, {title_tail}", fontsize=10)
+        ax.legend(frameon=False, fontsize=8, ncol=2)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     written.append(out_dir / "time_by_stage.png")
