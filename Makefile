@@ -5,9 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 INPUT ?=
 DEMO_COUNT ?= 3280
+# make bench: attempts per size, and the port offset of the benchmark's private stack.
+SIZES ?= 3280 100000 1000000
+BENCH_PORT_OFFSET ?= 12000
 export DBT_PROFILES_DIR := $(CURDIR)/profiles
 
-.PHONY: setup demo test unit integration lint stack-up stack-down clean
+.PHONY: setup demo test unit integration lint bench stack-up stack-down clean
 
 # Set-up: a virtualenv in .venv with the pinned packages, the project installed editable.
 $(BIN)/edtrack: pyproject.toml
@@ -28,7 +31,7 @@ demo: setup
 # The whole suite: unit tests, then integration tests against a private stack that the
 # tests start on their own ports and state dir, and stop at the end.
 test: setup
-	$(BIN)/ruff check edtrack ingestion stack tests benchmarks
+	$(BIN)/ruff check edtrack ingestion stack tests bench
 	$(BIN)/pytest tests
 
 unit: setup
@@ -37,9 +40,15 @@ unit: setup
 # sqlfluff's dbt templater needs the running stack (it checks which incremental models
 # exist); `make test` lints against its private stack.
 lint: setup
-	$(BIN)/ruff check edtrack ingestion stack tests benchmarks
-	$(BIN)/ruff format --check edtrack ingestion stack tests benchmarks
+	$(BIN)/ruff check edtrack ingestion stack tests bench
+	$(BIN)/ruff format --check edtrack ingestion stack tests bench
 	$(BIN)/sqlfluff lint warehouse
+
+# The benchmark suite against peers (kcat, Spark Structured Streaming, a Spark batch job)
+# at each of SIZES on a private stack; writes bench/results/latest.{json,md} and plots.
+bench: setup
+	@command -v kcat >/dev/null || { echo "kcat is needed as a peer: apt-get install -y kcat"; exit 2; }
+	$(BIN)/python -m bench.suite --sizes $(SIZES) --port-offset $(BENCH_PORT_OFFSET)
 
 stack-up: setup
 	$(BIN)/edtrack stack up

@@ -29,7 +29,7 @@ most one batch (``batch_records`` / ``batch_bytes`` of envelopes) plus one poll
 data; a flush holds one more copy of the batches it writes while it stages them. So
 RSS <= baseline + 2 x partitions x batch + fetch_max_bytes. With the defaults, 3
 partitions and ~2.6 KB attempts (a batch of 20,000 is ~60 MB of envelopes) that is
-about 100 + 360 + 64 MB; ``benchmarks/ingest.py`` measures it, and plots RSS over the
+about 100 + 360 + 64 MB; ``bench/ingest.py`` measures it, and plots RSS over the
 run, which levels off after the first batches (~0.6 GB peak).
 """
 

@@ -15,7 +15,16 @@ from pathlib import Path
 from edtrack.errors import UserError
 
 MAVEN_DIR = Path(__file__).resolve().parent / "maven"
+# The stack's own jars, fetched by every ``stack up``.
 POMS = {"kafka": MAVEN_DIR / "kafka.pom.xml", "hdfs": MAVEN_DIR / "hdfs.pom.xml"}
+# Jars only the benchmark's peers use (Spark's Kafka source), fetched when they run.
+EXTRA_POMS = {"spark-kafka": MAVEN_DIR / "spark-kafka.pom.xml"}
+
+
+def _pom(name: str) -> Path:
+    return POMS[name] if name in POMS else EXTRA_POMS[name]
+
+
 STAMP = ".edtrack-stamp"
 
 
@@ -25,7 +34,7 @@ def _digest(path: Path) -> str:
 
 def is_fetched(jars_dir: Path, name: str) -> bool:
     stamp = jars_dir / name / STAMP
-    return stamp.exists() and stamp.read_text().strip() == _digest(POMS[name])
+    return stamp.exists() and stamp.read_text().strip() == _digest(_pom(name))
 
 
 def fetch(jars_dir: Path, name: str, log) -> Path:
@@ -48,7 +57,7 @@ def fetch(jars_dir: Path, name: str, log) -> Path:
         "-B",
         "-q",
         "-f",
-        str(POMS[name]),
+        str(_pom(name)),
         "dependency:copy-dependencies",
         f"-DoutputDirectory={target}",
     ]
@@ -58,7 +67,7 @@ def fetch(jars_dir: Path, name: str, log) -> Path:
         raise UserError(
             f"Maven could not fetch the {name} jars (is Maven Central reachable?).", detail=tail
         )
-    (target / STAMP).write_text(_digest(POMS[name]))
+    (target / STAMP).write_text(_digest(_pom(name)))
     return target
 
 

@@ -6,7 +6,7 @@ attempts (the next day's activity) are published and landed, and ``dbt build``
 runs again incrementally; the ratio incremental / full is the figure to watch (target
 <= 15 %). Times are wall-clock on a shared machine: compare the ratio, not the seconds.
 
-    .venv/bin/python benchmarks/warehouse_build.py --sizes 3280 100000 1000000
+    .venv/bin/python bench/warehouse_build.py --sizes 3280 100000 1000000
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def main() -> None:
     parser.add_argument(
         "--output",
         type=Path,
-        default=PROJECT_ROOT / "benchmarks" / "results" / "warehouse_build.json",
+        default=PROJECT_ROOT / "bench" / "results" / "warehouse_build.json",
     )
     args = parser.parse_args()
     results = [

@@ -32,8 +32,8 @@ Rates are messages and megabytes (10^6 bytes of message values) per second of wa
 time, from starting the command to its exit. Every count is checked: both topics hold
 N messages, the lander reports N landed, kcat's file holds N lines.
 
-    .venv/bin/python benchmarks/ingest.py                  # 1,000,000 attempts
-    .venv/bin/python benchmarks/ingest.py --count 100000
+    .venv/bin/python bench/ingest.py                  # 1,000,000 attempts
+    .venv/bin/python bench/ingest.py --count 100000
 
 kcat comes from Debian: ``apt-get install -y kcat``. Disk: the input, its keyed copy,
 two topics, the landed files and kcat's output, about 16 GB at 1,000,000 attempts, in
@@ -67,7 +67,7 @@ from stack.config import PROJECT_ROOT, from_env
 from stack.launcher import Stack
 
 BIN = Path(sys.executable).parent
-RESULTS = PROJECT_ROOT / "benchmarks" / "results"
+RESULTS = PROJECT_ROOT / "bench" / "results"
 TOPIC_EDTRACK = "bench-edtrack"
 TOPIC_KCAT = "bench-kcat"
 PARTITIONS = 3

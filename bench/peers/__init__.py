@@ -1,0 +1,1 @@
+"""Peer jobs the benchmark runs with spark-submit (PySpark scripts, not imported)."""
