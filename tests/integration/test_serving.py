@@ -8,6 +8,7 @@ import contextlib
 import io
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -73,3 +74,32 @@ def test_a_stopped_server_is_one_sentence_in_every_format(cli, fmt):
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+
+
+def test_a_connection_held_open_sees_a_table_another_session_rewrote(cli):
+    """dbt rewrites marts in place from its own session; a client that keeps its
+    connection sees the new rows once the session's listing cache expires (5 s)."""
+    from pyhive import hive
+
+    port = cli.config.ports["thrift"]
+    cli.sql("create database if not exists serving_cache")
+    cli.sql("create table serving_cache.counts (n int) using parquet")
+    writer = hive.connect(host="127.0.0.1", port=port).cursor()
+    reader = hive.connect(host="127.0.0.1", port=port).cursor()
+    try:
+        writer.execute("insert overwrite table serving_cache.counts values (1), (2)")
+        reader.execute("select sum(n) from serving_cache.counts")
+        assert reader.fetchall() == [(3,)]
+        writer.execute("insert overwrite table serving_cache.counts values (10), (20), (30)")
+        deadline = time.monotonic() + 60
+        while True:
+            reader.execute("select sum(n) from serving_cache.counts")
+            seen = reader.fetchall()
+            if seen == [(60,)] or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert seen == [(60,)]
+    finally:
+        writer.close()
+        reader.close()
+        cli.sql("drop database serving_cache cascade")
