@@ -31,6 +31,12 @@ RSS <= baseline + 2 x partitions x batch + fetch_max_bytes. With the defaults, 3
 partitions and ~2.6 KB attempts (a batch of 20,000 is ~60 MB of envelopes) that is
 about 100 + 360 + 64 MB; ``benchmarks/ingest.py`` measures it, and plots RSS over the
 run, which levels off after the first batches (~0.6 GB peak).
+
+An HDFS write that fails (a space quota, a full disk, a read-only folder) stops the
+lander with one sentence before anything of the batch is committed; started again, it
+resumes after the last complete batch. For the reliability suite, a fault point
+(``FaultPoint``, off unless ``LandConfig.fault`` is set: ``EDTRACK_LANDER_FAULT`` in the
+CLI) SIGKILLs the lander the n-th time it reaches a named step of a flush.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -63,8 +70,67 @@ from ingestion.envelope import LandedFile, classify, envelope, partition_date
 from ingestion.publish import DEFAULT_TOPIC
 
 PARTITION_DIR_PREFIX = "kafka_date="
+# Named steps of a flush where a fault point can kill the lander, in flush order.
+FAULT_STEPS = (
+    "writing",  # half of a part's bytes written to its temporary file
+    "staged",  # every part staged, none renamed
+    "renamed-one",  # the first part renamed, the others not (crash between two renames)
+    "renamed",  # every part renamed, no partition registered
+    "registering",  # the raw table's dates registered, the quarantine's not yet
+    "registered",  # every date registered, offsets not committed
+    "committed",  # offsets committed
+)
 # Messages taken per poll: a partition's buffer overshoots its batch by at most this.
 POLL_RECORDS = 2000
+
+
+@dataclass(frozen=True)
+class FaultPoint:
+    """Kill the lander (SIGKILL, no clean-up) the ``hit``-th time it reaches ``step``.
+
+    Parsed from ``step`` or ``step:hit`` (``EDTRACK_LANDER_FAULT=renamed:3``).
+    """
+
+    step: str
+    hit: int = 1
+
+    def __post_init__(self) -> None:
+        if self.step not in FAULT_STEPS:
+            raise UserError(
+                f"Unknown lander fault step {self.step!r}; steps: {', '.join(FAULT_STEPS)}."
+            )
+        if self.hit < 1:
+            raise UserError(f"A fault point's hit count starts at 1, not {self.hit}.")
+
+    @classmethod
+    def parse(cls, text: str) -> FaultPoint:
+        step, _, hit = text.strip().partition(":")
+        if hit and not hit.isdigit():
+            raise UserError(f"Lander fault {text!r}: the hit count must be a whole number.")
+        return cls(step, int(hit) if hit else 1)
+
+
+class Faults:
+    """Counts the steps a lander reaches; acts when the configured one comes up."""
+
+    def __init__(self, point: FaultPoint | None, act: Callable[[], None] | None = None) -> None:
+        self.point = point
+        self.act = act or (lambda: os.kill(os.getpid(), signal.SIGKILL))
+        self.hits: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def reach(self, step: str) -> None:
+        if self.point is None or step != self.point.step:
+            return
+        with self._lock:
+            self.hits[step] = self.hits.get(step, 0) + 1
+            fire = self.hits[step] == self.point.hit
+        if fire:
+            self.act()
+
+
+class HdfsWriteFailed(UserError):
+    """HDFS refused a write: nothing of the batch was committed."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +151,7 @@ class LandConfig:
     status_path: Path | None = None
     progress_every_s: float = 5.0
     fetch_max_bytes: int = 64 * 1024 * 1024
+    fault: FaultPoint | None = None  # off: only the reliability suite sets one
 
 
 @dataclass(frozen=True)
@@ -161,9 +228,10 @@ class Stats:
 class HdfsStore:
     """Landed files on HDFS: write-then-rename, and offset recovery from names."""
 
-    def __init__(self, client, tables: Tables) -> None:
+    def __init__(self, client, tables: Tables, faults: Faults | None = None) -> None:
         self.client = client
         self.tables = tables
+        self.faults = faults or Faults(None)
 
     def landed(self, table: str) -> Iterable[tuple[str, LandedFile]]:
         base = self.tables.dir(table)
@@ -256,8 +324,12 @@ class HdfsStore:
     def stage(self, landed: LandedFile, lines: list[bytes]) -> str:
         """Write a part to a temporary file; return its path."""
         tmp = f"{self.tables.tmp_dir}/{landed.name}.{uuid.uuid4().hex}"
+        data = b"".join(lines)
         with self.client.create(tmp) as writer:
-            writer.write(b"".join(lines))
+            half = len(data) // 2
+            writer.write(data[:half])
+            self.faults.reach("writing")
+            writer.write(data[half:])
         return tmp
 
     def commit(self, tmp: str, table: str, date: str, landed: LandedFile) -> str:
@@ -380,21 +452,31 @@ class Lander:
                 (LandedFile(self.config.topic, partition, first, last, k, len(parts)), t, d, lines)
                 for k, ((t, d), lines) in enumerate(parts, start=1)
             )
-        tmps = list(self._pool.map(lambda job: self.store.stage(job[0], job[3]), jobs))
-        for tmp, (landed, table, date, lines) in zip(tmps, jobs, strict=True):
-            self.store.commit(tmp, table, date, landed)
-            self.stats.files += 1
-            if table == QUARANTINE_TABLE:
-                self.stats.quarantined += len(lines)
-            self.stats.records += len(lines)
+        faults = self.store.faults
+        with hdfs_writes(self.store.tables.root):
+            tmps = list(self._pool.map(lambda job: self.store.stage(job[0], job[3]), jobs))
+            faults.reach("staged")
+            for i, (tmp, (landed, table, date, lines)) in enumerate(zip(tmps, jobs, strict=True)):
+                self.store.commit(tmp, table, date, landed)
+                if i == 0 and len(jobs) > 1:
+                    faults.reach("renamed-one")
+                self.stats.files += 1
+                if table == QUARANTINE_TABLE:
+                    self.stats.quarantined += len(lines)
+                self.stats.records += len(lines)
+        faults.reach("renamed")
         for table in (RAW_TABLE, QUARANTINE_TABLE):
             self.catalog.add_partitions(table, [date for _, t, date, _ in jobs if t == table])
+            if table == RAW_TABLE:
+                faults.reach("registering")
+        faults.reach("registered")
         self.consumer.commit(
             {
                 TopicPartition(self.config.topic, p): OffsetAndMetadata(b.offsets[-1] + 1, "", -1)
                 for p, b in batches.items()
             }
         )
+        faults.reach("committed")
         self.stats.last_commit = self.clock()
         for partition in batches:
             self.pending[partition] = Pending()
@@ -445,6 +527,30 @@ class Lander:
 
     def stop(self, *_: object) -> None:
         self.stopping = True
+
+
+@contextlib.contextmanager
+def hdfs_writes(root: str) -> Iterator[None]:
+    """Turn a refused HDFS write (quota, full disk, permissions, a stopped DataNode)
+    into one sentence: the batch is not committed, and a restart lands it again."""
+    try:
+        yield
+    except UserError:
+        raise
+    except Exception as exc:  # hdfs-native raises RuntimeError / OSError variants
+        reason = _first_line(exc)
+        raise HdfsWriteFailed(
+            f"Landing stopped: HDFS refused a write under {root} ({reason}). Nothing of "
+            "this batch was committed: fix the cause (space quota, disk space, "
+            "permissions, a stopped DataNode) and start the lander again; it resumes "
+            "after the last complete batch."
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    line = text.splitlines()[0]
+    return line if len(line) <= 300 else line[:297] + "..."
 
 
 def _now_iso() -> str:
@@ -553,7 +659,7 @@ def _run(
     try:
         consumer = make_consumer(config)
         try:
-            store = HdfsStore(make_hdfs_client(tables.hdfs_url), tables)
+            store = HdfsStore(make_hdfs_client(tables.hdfs_url), tables, Faults(config.fault))
             lander = Lander(config, consumer, store, Catalog(connection, tables), report=report)
             if handle_signals:
                 install_signal_handlers(lander)

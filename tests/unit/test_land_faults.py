@@ -1,0 +1,180 @@
+"""The lander's fault points and its stop on a refused HDFS write, against fakes.
+
+A fault point's action here raises ``Killed`` (a BaseException, so no ``except
+Exception`` in the lander catches it) instead of SIGKILL: the lander stops at that step
+with nothing after it done, and a new lander over the same HDFS must land every message
+exactly once.
+"""
+
+import json
+
+import pytest
+
+from edtrack.errors import UserError
+from ingestion.catalog import QUARANTINE_TABLE, RAW_TABLE, Tables
+from ingestion.land import (
+    FAULT_STEPS,
+    FaultPoint,
+    Faults,
+    HdfsStore,
+    HdfsWriteFailed,
+    LandConfig,
+    Lander,
+)
+
+from .fakes import FakeCatalog, FakeConsumer, FakeHdfs
+
+TOPIC = "assessment-attempts"
+DAY1 = 1516717442735  # 2018-01-23
+DAY2 = DAY1 + 86_400_000
+TABLES = Tables("hdfs://test", "/edtrack/raw")
+
+
+class Killed(BaseException):
+    pass
+
+
+def kill() -> None:
+    raise Killed
+
+
+def messages() -> dict[int, list[tuple[int, bytes | None]]]:
+    """Two partitions, two dates, a quarantined message in each batch."""
+    out: dict[int, list[tuple[int, bytes | None]]] = {}
+    for p in (0, 1):
+        out[p] = [
+            (DAY1 if i % 3 else DAY2, json.dumps({"keen_id": f"{p}-{i}"}).encode())
+            for i in range(10)
+        ]
+        out[p][4] = (DAY1, b"not json")
+    return out
+
+
+def lander(consumer, fs, fault: FaultPoint | None) -> Lander:
+    config = LandConfig(bootstrap="unused", topic=TOPIC, write_threads=2, batch_records=4)
+    store = HdfsStore(fs, TABLES, Faults(fault, act=kill))
+    return Lander(config, consumer, store, FakeCatalog(), report=lambda _: None)
+
+
+def landed(fs: FakeHdfs) -> list[tuple[str, int, int]]:
+    rows = []
+    for path, data in fs.files.items():
+        for table in (RAW_TABLE, QUARANTINE_TABLE):
+            if path.startswith(f"{TABLES.dir(table)}/"):
+                rows += [
+                    (table, r["kafka_partition"], r["kafka_offset"])
+                    for r in map(json.loads, data.splitlines())
+                ]
+    return sorted(rows)
+
+
+EXPECTED = sorted(
+    (QUARANTINE_TABLE if i == 4 else RAW_TABLE, p, i) for p in (0, 1) for i in range(10)
+)
+
+
+@pytest.mark.parametrize("hit", [1, 2])
+@pytest.mark.parametrize("step", FAULT_STEPS)
+def test_a_lander_killed_at_a_step_is_resumed_without_loss_or_duplicates(step, hit):
+    fs = FakeHdfs()
+    consumer = FakeConsumer(TOPIC, messages())
+    with pytest.raises(Killed):
+        lander(consumer, fs, FaultPoint(step, hit)).run(until_caught_up=True)
+    before = landed(fs)
+    assert before != EXPECTED  # the kill stopped it part-way
+    lander(FakeConsumer(TOPIC, messages()), fs, None).run(until_caught_up=True)
+    assert landed(fs) == EXPECTED
+    assert not [p for p in fs.files if p.startswith(TABLES.tmp_dir)]
+
+
+def test_without_a_fault_point_no_step_acts():
+    faults = Faults(None, act=kill)
+    for step in FAULT_STEPS:
+        faults.reach(step)
+    assert faults.hits == {}
+
+
+def test_a_fault_point_acts_once_on_its_hit():
+    calls = []
+    faults = Faults(FaultPoint("renamed", 2), act=lambda: calls.append(1))
+    for step in ("renamed", "staged", "renamed", "renamed"):
+        faults.reach(step)
+    assert calls == [1]
+
+
+@pytest.mark.parametrize(
+    ("text", "point"),
+    [
+        pytest.param("staged", FaultPoint("staged", 1), id="step"),
+        pytest.param("registering:3", FaultPoint("registering", 3), id="step-and-hit"),
+    ],
+)
+def test_fault_points_parse(text, point):
+    assert FaultPoint.parse(text) == point
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("exploding", "Unknown lander fault step 'exploding'", id="unknown-step"),
+        pytest.param("staged:x", "must be a whole number", id="bad-hit"),
+        pytest.param("staged:0", "starts at 1", id="zero-hit"),
+    ],
+)
+def test_a_bad_fault_point_is_one_sentence(text, message):
+    with pytest.raises(UserError, match=message):
+        FaultPoint.parse(text)
+
+
+class QuotaHdfs(FakeHdfs):
+    """Refuses new files while ``full``, as HDFS does over a space quota."""
+
+    full = True
+
+    def create(self, path: str):
+        if self.full:
+            raise RuntimeError(
+                "DSQuotaExceededException: The DiskSpace quota of /edtrack/raw is exceeded: "
+                "quota = 1024 B = 1 KB but diskspace consumed = 134217728 B = 128 MB\n"
+                "\tat org.apache.hadoop.hdfs.server.namenode.DirectoryWithQuotaFeature"
+            )
+        return super().create(path)
+
+
+def test_a_refused_hdfs_write_stops_the_lander_with_one_sentence_and_commits_nothing():
+    fs = QuotaHdfs()
+    consumer = FakeConsumer(TOPIC, messages())
+    with pytest.raises(HdfsWriteFailed) as failed:
+        lander(consumer, fs, None).run(until_caught_up=True)
+    message = str(failed.value)
+    assert message.startswith("Landing stopped: HDFS refused a write under /edtrack/raw")
+    assert "DiskSpace quota of /edtrack/raw is exceeded" in message
+    assert "\n" not in message and "DirectoryWithQuotaFeature" not in message
+    assert consumer.commits == [] and landed(fs) == []
+    fs.full = False
+    lander(FakeConsumer(TOPIC, messages()), fs, None).run(until_caught_up=True)
+    assert landed(fs) == EXPECTED
+
+
+def test_a_write_failure_after_some_batches_resumes_after_the_last_complete_one():
+    fs = QuotaHdfs()
+    fs.full = False
+    consumer = FakeConsumer(TOPIC, messages())
+    creates = 0
+    create = fs.create
+
+    def create_then_fill(path):
+        nonlocal creates
+        creates += 1
+        if creates > 4:  # the first flush (two batches, two parts each) lands whole
+            fs.full = True
+        return create(path)
+
+    fs.create = create_then_fill
+    with pytest.raises(HdfsWriteFailed):
+        lander(consumer, fs, None).run(until_caught_up=True)
+    assert 0 < len(landed(fs)) < len(EXPECTED)
+    fs.create = create
+    fs.full = False
+    lander(FakeConsumer(TOPIC, messages()), fs, None).run(until_caught_up=True)
+    assert landed(fs) == EXPECTED
