@@ -56,7 +56,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edtrack.errors import UserError
+from edtrack.errors import ServiceUnavailable, UserError
 from edtrack.net import require_kafka
 from ingestion.catalog import (
     DEFAULT_ROOT,
@@ -131,6 +131,52 @@ class Faults:
 
 class HdfsWriteFailed(UserError):
     """HDFS refused a write: nothing of the batch was committed."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How the lander rides out a Kafka broker that is away for a while (a restart).
+
+    Only errors Kafka marks retriable (``retriable = True``: connection refused, timeouts,
+    no leader yet) are retried, ``attempts`` times in all, waiting ``backoff_s`` doubled
+    each time up to ``max_backoff_s`` (about two minutes with the defaults). ``sleep`` is
+    injectable so tests never wait.
+    """
+
+    attempts: int = 30
+    backoff_s: float = 0.5
+    max_backoff_s: float = 5.0
+    sleep: Callable[[float], None] = time.sleep
+
+    @staticmethod
+    def retriable(exc: BaseException) -> bool:
+        return bool(getattr(exc, "retriable", False))
+
+    def call(
+        self, fn: Callable[[], object], what: str, report: Callable[[str], None], bootstrap: str
+    ):
+        wait = self.backoff_s
+        waited = 0.0
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return fn()
+            except Exception as exc:
+                if not self.retriable(exc):
+                    raise
+                if attempt == self.attempts:
+                    raise ServiceUnavailable(
+                        f"Kafka at {bootstrap} did not answer for {waited:.0f} s while "
+                        f"{what} ({type(exc).__name__}). Landed files are safe on HDFS: "
+                        "start the lander again once Kafka is back; it resumes from HDFS."
+                    ) from exc
+                report(
+                    f"Kafka unavailable while {what} ({type(exc).__name__}); "
+                    f"retry {attempt} in {wait:.1f} s"
+                )
+                self.sleep(wait)
+                waited += wait
+                wait = min(wait * 2, self.max_backoff_s)
+        raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
@@ -349,8 +395,10 @@ class Lander:
         catalog: Catalog,
         clock: Callable[[], float] = time.monotonic,
         report: Callable[[str], None] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.config = config
+        self.retry = retry or RetryPolicy()
         self.consumer = consumer
         self.store = store
         self.catalog = catalog
@@ -414,9 +462,12 @@ class Lander:
 
     # .. the loop ........................................................................
     def consume_once(self) -> int:
-        polled = self.consumer.poll(
-            timeout_ms=self.config.poll_timeout_ms,
-            max_records=min(self.config.batch_records, POLL_RECORDS),
+        polled = self._kafka(
+            "polling",
+            lambda: self.consumer.poll(
+                timeout_ms=self.config.poll_timeout_ms,
+                max_records=min(self.config.batch_records, POLL_RECORDS),
+            ),
         )
         now = self.clock()
         ingested_at = _now_iso()
@@ -470,12 +521,13 @@ class Lander:
             if table == RAW_TABLE:
                 faults.reach("registering")
         faults.reach("registered")
-        self.consumer.commit(
-            {
-                TopicPartition(self.config.topic, p): OffsetAndMetadata(b.offsets[-1] + 1, "", -1)
-                for p, b in batches.items()
-            }
-        )
+        offsets = {
+            TopicPartition(self.config.topic, p): OffsetAndMetadata(b.offsets[-1] + 1, "", -1)
+            for p, b in batches.items()
+        }
+        # The files are in place: a broker away now only delays the commit (the retry
+        # policy waits for it); if it stays away, a restart resumes from HDFS anyway.
+        self._kafka("committing offsets", lambda: self.consumer.commit(offsets))
         faults.reach("committed")
         self.stats.last_commit = self.clock()
         for partition in batches:
@@ -484,8 +536,13 @@ class Lander:
     def flush_all(self) -> None:
         self.flush(list(self.pending))
 
+    def _kafka(self, what: str, fn: Callable[[], object]):
+        return self.retry.call(fn, what, self.report, self.config.bootstrap)
+
     def lag(self) -> dict[int, int]:
-        ends = self.consumer.end_offsets(self._partitions)
+        ends = self._kafka(
+            "reading end offsets", lambda: self.consumer.end_offsets(self._partitions)
+        )
         return {
             tp.partition: max(0, ends[tp] - self.consumer.position(tp)) for tp in self._partitions
         }

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from edtrack.errors import UserError
+from edtrack.errors import ServiceUnavailable, UserError
 from ingestion.catalog import QUARANTINE_TABLE, RAW_TABLE, Tables
 from ingestion.land import (
     FAULT_STEPS,
@@ -20,6 +20,7 @@ from ingestion.land import (
     HdfsWriteFailed,
     LandConfig,
     Lander,
+    RetryPolicy,
 )
 
 from .fakes import FakeCatalog, FakeConsumer, FakeHdfs
@@ -78,8 +79,12 @@ EXPECTED = sorted(
 def test_a_lander_killed_at_a_step_is_resumed_without_loss_or_duplicates(step, hit):
     fs = FakeHdfs()
     consumer = FakeConsumer(TOPIC, messages())
+    first = lander(consumer, fs, FaultPoint(step, hit))
     with pytest.raises(Killed):
-        lander(consumer, fs, FaultPoint(step, hit)).run(until_caught_up=True)
+        first.run(until_caught_up=True)
+    # A SIGKILL stops every thread at once; here the other staging thread may still be
+    # writing: let it finish, so its temporary file is there for the restart to remove.
+    first._pool.shutdown(wait=True)
     before = landed(fs)
     assert before != EXPECTED  # the kill stopped it part-way
     lander(FakeConsumer(TOPIC, messages()), fs, None).run(until_caught_up=True)
@@ -178,3 +183,66 @@ def test_a_write_failure_after_some_batches_resumes_after_the_last_complete_one(
     fs.full = False
     lander(FakeConsumer(TOPIC, messages()), fs, None).run(until_caught_up=True)
     assert landed(fs) == EXPECTED
+
+
+class BrokerAway(Exception):
+    retriable = True  # as kafka-python marks KafkaConnectionError
+
+
+class Refused(Exception):
+    pass
+
+
+class FlakyConsumer(FakeConsumer):
+    """Commits fail while the broker is away (``away`` more calls), like a restart."""
+
+    def __init__(self, *args, away: int, error=BrokerAway) -> None:
+        super().__init__(*args)
+        self.away = away
+        self.error = error
+
+    def commit(self, offsets):
+        if self.away:
+            self.away -= 1
+            raise self.error("111 ECONNREFUSED")
+        super().commit(offsets)
+
+
+def test_a_broker_away_for_a_while_delays_the_commit_without_stopping_the_lander():
+    fs = FakeHdfs()
+    consumer = FlakyConsumer(TOPIC, messages(), away=3)
+    sleeps: list[float] = []
+    config = LandConfig(bootstrap="unused", topic=TOPIC, write_threads=2, batch_records=4)
+    retry = RetryPolicy(attempts=5, backoff_s=0.5, max_backoff_s=1.0, sleep=sleeps.append)
+    lines: list[str] = []
+    store = HdfsStore(fs, TABLES)
+    Lander(config, consumer, store, FakeCatalog(), report=lines.append, retry=retry).run(
+        until_caught_up=True
+    )
+    assert landed(fs) == EXPECTED
+    assert sleeps == [0.5, 1.0, 1.0]
+    assert sum("Kafka unavailable while committing offsets" in line for line in lines) == 3
+    assert consumer.commits[-1] == {0: 10, 1: 10}
+
+
+def test_a_broker_away_too_long_stops_the_lander_with_one_sentence_and_loses_nothing():
+    fs = FakeHdfs()
+    consumer = FlakyConsumer(TOPIC, messages(), away=100)
+    config = LandConfig(bootstrap="127.0.0.1:9092", topic=TOPIC, write_threads=2, batch_records=4)
+    retry = RetryPolicy(attempts=3, backoff_s=1.0, sleep=lambda _: None)
+    store = HdfsStore(fs, TABLES)
+    first = Lander(config, consumer, store, FakeCatalog(), report=lambda _: None, retry=retry)
+    with pytest.raises(ServiceUnavailable, match=r"Kafka at 127.0.0.1:9092 did not answer for 3 s"):
+        first.run(until_caught_up=True)
+    assert consumer.commits == [] and landed(fs)  # the first batches are on HDFS
+    lander(FakeConsumer(TOPIC, messages()), fs, None).run(until_caught_up=True)
+    assert landed(fs) == EXPECTED
+
+
+def test_an_error_kafka_does_not_call_retriable_is_not_retried():
+    consumer = FlakyConsumer(TOPIC, messages(), away=1, error=Refused)
+    config = LandConfig(bootstrap="unused", topic=TOPIC, write_threads=2, batch_records=4)
+    retry = RetryPolicy(sleep=lambda _: pytest.fail("retried"))
+    store = HdfsStore(FakeHdfs(), TABLES)
+    with pytest.raises(Refused):
+        Lander(config, consumer, store, FakeCatalog(), report=lambda _: None, retry=retry).run()
