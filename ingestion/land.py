@@ -32,11 +32,15 @@ partitions and ~2.6 KB attempts (a batch of 20,000 is ~60 MB of envelopes) that 
 about 100 + 360 + 64 MB; ``benchmarks/ingest.py`` measures it, and plots RSS over the
 run, which levels off after the first batches (~0.6 GB peak).
 
-An HDFS write that fails (a space quota, a full disk, a read-only folder) stops the
+An HDFS write refused for good (a space quota, a full disk, permissions) stops the
 lander with one sentence before anything of the batch is committed; started again, it
-resumes after the last complete batch. For the reliability suite, a fault point
-(``FaultPoint``, off unless ``LandConfig.fault`` is set: ``EDTRACK_LANDER_FAULT`` in the
-CLI) SIGKILLs the lander the n-th time it reaches a named step of a flush.
+resumes after the last complete batch. A transient one (a NameNode or DataNode
+restarting) writes the batch's parts again under the retry policy, and a Kafka broker
+that is away (a restart) delays polls and the offset commit the same way.
+
+For the reliability suite, a fault point (``FaultPoint``, off unless
+``LandConfig.fault`` is set: ``EDTRACK_LANDER_FAULT`` in the CLI) SIGKILLs the lander the
+n-th time it reaches a named step of a flush.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import io
 import json
 import os
 import signal
@@ -131,6 +136,18 @@ class Faults:
 
 class HdfsWriteFailed(UserError):
     """HDFS refused a write: nothing of the batch was committed."""
+
+    # Refusals that last until someone acts; anything else (a NameNode in safe mode or
+    # restarting, no DataNode yet) is worth writing again after a while.
+    LASTING = ("quota", "accesscontrolexception", "permission denied", "no space left", "read-only")
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    @property
+    def transient(self) -> bool:
+        return not any(word in self.reason.lower() for word in self.LASTING)
 
 
 @dataclass(frozen=True)
@@ -371,11 +388,17 @@ class HdfsStore:
         """Write a part to a temporary file; return its path."""
         tmp = f"{self.tables.tmp_dir}/{landed.name}.{uuid.uuid4().hex}"
         data = b"".join(lines)
-        with self.client.create(tmp) as writer:
+        writer = self.client.create(tmp)
+        try:
             half = len(data) // 2
             writer.write(data[:half])
             self.faults.reach("writing")
             writer.write(data[half:])
+        finally:
+            try:
+                writer.close()
+            finally:
+                mark_closed(writer)
         return tmp
 
     def commit(self, tmp: str, table: str, date: str, landed: LandedFile) -> str:
@@ -504,17 +527,12 @@ class Lander:
                 for k, ((t, d), lines) in enumerate(parts, start=1)
             )
         faults = self.store.faults
-        with hdfs_writes(self.store.tables.root):
-            tmps = list(self._pool.map(lambda job: self.store.stage(job[0], job[3]), jobs))
-            faults.reach("staged")
-            for i, (tmp, (landed, table, date, lines)) in enumerate(zip(tmps, jobs, strict=True)):
-                self.store.commit(tmp, table, date, landed)
-                if i == 0 and len(jobs) > 1:
-                    faults.reach("renamed-one")
-                self.stats.files += 1
-                if table == QUARANTINE_TABLE:
-                    self.stats.quarantined += len(lines)
-                self.stats.records += len(lines)
+        self._write_parts(jobs)
+        self.stats.files += len(jobs)
+        for _, table, _, lines in jobs:
+            self.stats.records += len(lines)
+            if table == QUARANTINE_TABLE:
+                self.stats.quarantined += len(lines)
         faults.reach("renamed")
         for table in (RAW_TABLE, QUARANTINE_TABLE):
             self.catalog.add_partitions(table, [date for _, t, date, _ in jobs if t == table])
@@ -532,6 +550,35 @@ class Lander:
         self.stats.last_commit = self.clock()
         for partition in batches:
             self.pending[partition] = Pending()
+
+    def _write_parts(self, jobs: list) -> None:
+        """Stage every part, then rename each to its final name. A transient HDFS error
+        (a NameNode or DataNode restarting) writes the whole round again under the retry
+        policy: final names are fixed, so a part renamed before the error is replaced by
+        the same bytes, and temporary files left behind go at the next start. A lasting
+        refusal (quota, permissions, disk full) stops the lander at once."""
+        faults = self.store.faults
+        wait = self.retry.backoff_s
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                with hdfs_writes(self.store.tables.root):
+                    tmps = list(self._pool.map(lambda job: self.store.stage(job[0], job[3]), jobs))
+                    faults.reach("staged")
+                    for i, (tmp, (landed, table, date, _)) in enumerate(
+                        zip(tmps, jobs, strict=True)
+                    ):
+                        self.store.commit(tmp, table, date, landed)
+                        if i == 0 and len(jobs) > 1:
+                            faults.reach("renamed-one")
+                return
+            except HdfsWriteFailed as failed:
+                if not failed.transient or attempt == self.retry.attempts:
+                    raise
+                self.report(
+                    f"HDFS write failed ({failed.reason}); writing the batch again in {wait:.1f} s"
+                )
+                self.retry.sleep(wait)
+                wait = min(wait * 2, self.retry.max_backoff_s)
 
     def flush_all(self) -> None:
         self.flush(list(self.pending))
@@ -586,6 +633,15 @@ class Lander:
         self.stopping = True
 
 
+def mark_closed(writer) -> None:
+    """Close ``writer`` once only. hdfs-native's FileWriter is an ``io.RawIOBase`` whose
+    ``close`` does not mark it closed, so garbage collection closes it again; after a
+    close that failed (a DataNode gone mid-write) that second close can block the
+    process at exit for good."""
+    if isinstance(writer, io.IOBase):
+        io.IOBase.close(writer)
+
+
 @contextlib.contextmanager
 def hdfs_writes(root: str) -> Iterator[None]:
     """Turn a refused HDFS write (quota, full disk, permissions, a stopped DataNode)
@@ -600,7 +656,8 @@ def hdfs_writes(root: str) -> Iterator[None]:
             f"Landing stopped: HDFS refused a write under {root} ({reason}). Nothing of "
             "this batch was committed: fix the cause (space quota, disk space, "
             "permissions, a stopped DataNode) and start the lander again; it resumes "
-            "after the last complete batch."
+            "after the last complete batch.",
+            reason,
         ) from exc
 
 

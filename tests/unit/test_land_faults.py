@@ -12,6 +12,7 @@ import pytest
 
 from edtrack.errors import ServiceUnavailable, UserError
 from ingestion.catalog import QUARANTINE_TABLE, RAW_TABLE, Tables
+from ingestion.envelope import LandedFile
 from ingestion.land import (
     FAULT_STEPS,
     FaultPoint,
@@ -246,3 +247,81 @@ def test_an_error_kafka_does_not_call_retriable_is_not_retried():
     store = HdfsStore(FakeHdfs(), TABLES)
     with pytest.raises(Refused):
         Lander(config, consumer, store, FakeCatalog(), report=lambda _: None, retry=retry).run()
+
+
+class RestartingHdfs(FakeHdfs):
+    """Renames fail ``down`` times, as while a NameNode restarts."""
+
+    def __init__(self, down: int) -> None:
+        super().__init__()
+        self.down = down
+
+    def rename(self, src: str, dst: str, overwrite: bool = False) -> None:
+        if self.down:
+            self.down -= 1
+            raise RuntimeError("RPC listener disconnected")
+        super().rename(src, dst, overwrite)
+
+
+def test_a_restarting_namenode_makes_the_lander_write_the_batch_again_not_stop():
+    fs = RestartingHdfs(down=3)
+    sleeps: list[float] = []
+    lines: list[str] = []
+    config = LandConfig(bootstrap="unused", topic=TOPIC, write_threads=2, batch_records=4)
+    retry = RetryPolicy(attempts=5, backoff_s=0.5, max_backoff_s=1.0, sleep=sleeps.append)
+    lander_ = Lander(
+        config,
+        FakeConsumer(TOPIC, messages()),
+        HdfsStore(fs, TABLES),
+        FakeCatalog(),
+        report=lines.append,
+        retry=retry,
+    )
+    stats = lander_.run(until_caught_up=True)
+    assert landed(fs) == EXPECTED
+    assert stats.records == len(EXPECTED)  # a batch written again is counted once
+    assert sleeps == [0.5, 1.0, 1.0]
+    assert sum("RPC listener disconnected" in line for line in lines) == 3
+
+
+def test_a_quota_is_not_retried():
+    fs = QuotaHdfs()
+    config = LandConfig(bootstrap="unused", topic=TOPIC, write_threads=2, batch_records=4)
+    retry = RetryPolicy(sleep=lambda _: pytest.fail("retried"))
+    store = HdfsStore(fs, TABLES)
+    lander_ = Lander(
+        config, FakeConsumer(TOPIC, messages()), store, FakeCatalog(), report=print, retry=retry
+    )
+    with pytest.raises(HdfsWriteFailed) as failed:
+        lander_.run(until_caught_up=True)
+    assert not failed.value.transient
+
+
+class FailingInner:
+    """hdfs-native's raw writer when its DataNode died mid-write: close fails."""
+
+    def __init__(self) -> None:
+        self.closes = 0
+
+    def write(self, buf) -> int:
+        return len(buf)
+
+    def close(self) -> None:
+        self.closes += 1
+        raise RuntimeError('OperationFailed("Failed to complete file in time")')
+
+
+def test_a_failed_close_is_not_repeated_when_the_writer_is_collected():
+    # A second close (from io.IOBase.__del__) of such a writer blocked a lander at exit.
+    import gc
+
+    from hdfs_native import FileWriter
+
+    inner = FailingInner()
+    fs = FakeHdfs()
+    fs.create = lambda path: FileWriter(inner)
+    store = HdfsStore(fs, TABLES)
+    with pytest.raises(RuntimeError, match="Failed to complete file"):
+        store.stage(LandedFile(TOPIC, 0, 0, 0), [b"{}\n"])
+    gc.collect()
+    assert inner.closes == 1
