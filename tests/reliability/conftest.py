@@ -28,7 +28,6 @@ from stack.launcher import Stack
 from tests.integration.conftest import Cli
 from tests.reliability.reconcile import LEDGER, Place, reconcile
 
-pytestmark = pytest.mark.reliability
 BIN = Path(sys.executable).parent
 RESULTS = PROJECT_ROOT / "tests" / "reliability" / "results"
 

@@ -19,6 +19,8 @@ from tests.reliability.corpus import CASES
 from tests.reliability.data import attempts_file, publish_corpus
 from tests.reliability.reconcile import LEDGER, Place, reconcile
 
+pytestmark = pytest.mark.reliability
+
 PLACE = Place()  # the usual topic, HDFS folder and schema of the suite's private stack
 SMALL_BATCHES = ("--batch-records", "150", "--batch-age", "1")
 
