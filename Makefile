@@ -41,7 +41,7 @@ unit: setup
 # tests/reliability/results/. `make test` runs only its CI subset.
 reliability: setup
 	EDTRACK_RELIABILITY_RESULTS=$(CURDIR)/tests/reliability/results \
-		$(BIN)/pytest tests/reliability -m reliability
+		$(BIN)/pytest tests/reliability -m reliability -s --durations=0
 
 # sqlfluff's dbt templater needs the running stack (it checks which incremental models
 # exist); `make test` lints against its private stack.

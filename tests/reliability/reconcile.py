@@ -133,7 +133,7 @@ class Ledger:
     lost: int = 0
     duplicated: int = 0
     reconciliations: int = 0
-    records: dict[str, int] = field(default_factory=dict)  # per place: messages reconciled
+    records: dict[str, int] = field(default_factory=dict)  # per topic: messages reconciled
     scenarios: list[dict] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -147,8 +147,9 @@ class Ledger:
             self.reconciliations += 1
             self.lost += len(result.lost) + len(result.altered)
             self.duplicated += len(result.duplicated) + len(result.strangers)
-            key = f"{result.place.topic}->{result.place.schema}"
-            self.records[key] = max(self.records.get(key, 0), result.on_topic)
+            # Messages, not rows: a topic landed into two places counts once.
+            topic = result.place.topic
+            self.records[topic] = max(self.records.get(topic, 0), result.on_topic)
             self.scenarios.append(
                 {
                     "scenario": scenario,
@@ -176,7 +177,7 @@ class Ledger:
             "lost": self.lost,
             "duplicated": self.duplicated,
             "reconciliations": self.reconciliations,
-            "records_per_place": self.records,
+            "records_per_topic": self.records,
             "scenarios": self.scenarios,
         }
         path.write_text(json.dumps({"summary": self.line(), **state, **extra}, indent=2) + "\n")

@@ -81,10 +81,12 @@ def test_dbt_test_reports_the_corpus_violations_instead_of_crashing(rcli, built,
     failed = {name: n for name, (status, n) in outcomes.items() if status == "fail"}
     expected = collections.Counter(name for case in CASES for name in case.violates)
     print(f"[reliability] dbt test: {len(outcomes)} tests, failed {failed}")
+    if built:
+        # Past staging: the corpus's attempts without a usable keen_timestamp (no
+        # submitted_at) share one row of mart_activity_daily, without a date.
+        expected["not_null_mart_activity_daily_activity_date"] = 1
     assert code == 1
-    assert {name: failed.get(name) for name in expected} == dict(expected)
-    staging_failures = {n: f for n, f in failed.items() if "stg_assessments" in n}
-    assert staging_failures == dict(expected)
+    assert failed == dict(expected)
     assert len(outcomes) > len(failed)  # the other tests ran, and passed
 
 
