@@ -14,6 +14,7 @@ subset) also run in ``make test``. At the end the suite prints
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -29,7 +30,7 @@ from tests.integration.conftest import Cli
 from tests.reliability.reconcile import LEDGER, Place, reconcile
 
 BIN = Path(sys.executable).parent
-RESULTS = PROJECT_ROOT / "tests" / "reliability" / "results"
+START_TIMEOUT_S = 600.0
 
 
 def port_offset(env) -> int:
@@ -48,7 +49,10 @@ def rel_config(tmp_path_factory) -> StackConfig:
     state = os.environ.get("EDTRACK_RELIABILITY_STATE_DIR") or tmp_path_factory.mktemp(
         "reliability-state"
     )
-    return from_env(env, state_dir=state, port_offset=port_offset(os.environ))
+    config = from_env(env, state_dir=state, port_offset=port_offset(os.environ))
+    # Services are started again after each kill, on two cores that other jobs share:
+    # give each start more time than `stack up`'s two minutes.
+    return dataclasses.replace(config, start_timeout_s=START_TIMEOUT_S)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,8 @@ from tests.reliability.corpus import CASES
 from tests.reliability.data import attempts_file, publish_corpus
 from tests.reliability.reconcile import LEDGER, Place, reconcile
 
-pytestmark = pytest.mark.reliability
+# Generous: the first test also waits for the stack, on two cores other jobs share.
+pytestmark = [pytest.mark.reliability, pytest.mark.timeout(2700)]
 
 PLACE = Place()  # the usual topic, HDFS folder and schema of the suite's private stack
 SMALL_BATCHES = ("--batch-records", "150", "--batch-age", "1")

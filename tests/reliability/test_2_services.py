@@ -19,7 +19,7 @@ from tests.reliability.conftest import BIN, LanderProcess, check, land_until_cau
 from tests.reliability.data import attempts_file
 from tests.reliability.reconcile import LEDGER, Place, topic_messages
 
-pytestmark = [pytest.mark.reliability, pytest.mark.reliability_full]
+pytestmark = [pytest.mark.reliability, pytest.mark.reliability_full, pytest.mark.timeout(2700)]
 
 PLACE = Place()
 SMALL_BATCHES = ("--batch-records", "200", "--batch-age", "1")
@@ -105,7 +105,7 @@ def test_a_space_quota_stops_the_lander_with_one_sentence_and_it_resumes_after(
 def test_the_broker_killed_during_a_publish_then_resume_sends_what_is_missing(
     rcli, rel_stack, tmp_path
 ):
-    count = 8000
+    count = 6000
     path = attempts_file(tmp_path, "broker-publish", count, seed=302, day=23)
     start = sum(end_offsets(rcli.config.kafka_bootstrap, PLACE.topic).values())
     publisher = subprocess.Popen(
@@ -118,7 +118,7 @@ def test_the_broker_killed_during_a_publish_then_resume_sends_what_is_missing(
     )
     # Kill it part-way: once a tenth of the file is on the topic.
     deadline = time.monotonic() + 300
-    while sum(end_offsets(rcli.config.kafka_bootstrap, PLACE.topic).values()) < start + 1200:
+    while sum(end_offsets(rcli.config.kafka_bootstrap, PLACE.topic).values()) < start + 900:
         assert time.monotonic() < deadline and publisher.poll() is None, "no progress"
         time.sleep(0.2)
     assert publisher.poll() is None, "the publish ended before the broker was killed"
@@ -135,7 +135,7 @@ def test_the_broker_killed_during_a_publish_then_resume_sends_what_is_missing(
 
 
 def test_the_broker_killed_during_landing(rcli, rel_stack, tmp_path):
-    path = attempts_file(tmp_path, "broker-land", 6000, seed=303, day=26)
+    path = attempts_file(tmp_path, "broker-land", 4000, seed=303, day=26)
     rcli.run("publish", "--topic", PLACE.topic, str(path))
     lander_through(rcli, tmp_path, lambda: restart(rel_stack, "kafka", down_s=5))
     check(rcli.config, PLACE, "broker SIGKILLed during landing", 1)
@@ -144,7 +144,7 @@ def test_the_broker_killed_during_landing(rcli, rel_stack, tmp_path):
 @pytest.mark.parametrize("service", ["namenode", "datanode"])
 def test_hdfs_restarted_during_landing(rcli, rel_stack, tmp_path, service):
     seed = {"namenode": 304, "datanode": 305}[service]
-    path = attempts_file(tmp_path, service, 6000, seed=seed, day=29 + seed % 2 * 3)
+    path = attempts_file(tmp_path, service, 4000, seed=seed, day=29 + seed % 2 * 3)
     rcli.run("publish", "--topic", PLACE.topic, str(path))
     lander_through(rcli, tmp_path, lambda: restart(rel_stack, service, down_s=3))
     check(rcli.config, PLACE, f"{service} restarted during landing", 1)

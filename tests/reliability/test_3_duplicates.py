@@ -19,7 +19,8 @@ from tests.reliability.data import attempts_file
 from tests.reliability.reconcile import Place
 from tests.reliability.warehouse import STAGING, dbt_run, fingerprints, full_suite, query
 
-pytestmark = pytest.mark.reliability
+# Generous: two builds of every layer in the full suite, on two shared cores.
+pytestmark = [pytest.mark.reliability, pytest.mark.timeout(2700)]
 
 PLACE = Place()
 RETRIED = 40  # records of the file sent once more, as a retry would

@@ -28,7 +28,7 @@ from tests.reliability.warehouse import (
     messages_on,
 )
 
-pytestmark = pytest.mark.reliability
+pytestmark = [pytest.mark.reliability, pytest.mark.timeout(2700)]
 
 PLACE = Place()
 CLEAN = Place(root="/edtrack/clean", schema="clean")

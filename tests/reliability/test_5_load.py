@@ -23,7 +23,7 @@ from tests.reliability.data import attempts_file
 from tests.reliability.reconcile import Place
 from tests.reliability.warehouse import dbt
 
-pytestmark = [pytest.mark.reliability, pytest.mark.reliability_full]
+pytestmark = [pytest.mark.reliability, pytest.mark.reliability_full, pytest.mark.timeout(2700)]
 
 PLACE = Place()
 CLIENTS = 16
