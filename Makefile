@@ -10,7 +10,7 @@ SIZES ?= 3280 100000 1000000
 BENCH_PORT_OFFSET ?= 12000
 export DBT_PROFILES_DIR := $(CURDIR)/profiles
 
-.PHONY: setup demo test unit integration lint bench stack-up stack-down clean
+.PHONY: setup demo test unit integration reliability lint bench stack-up stack-down clean
 
 # Set-up: a virtualenv in .venv with the pinned packages, the project installed editable.
 $(BIN)/edtrack: pyproject.toml
@@ -36,6 +36,15 @@ test: setup
 
 unit: setup
 	$(BIN)/pytest tests/unit
+
+# The whole reliability suite (tests/reliability) against a private stack of its own:
+# the lander killed at random instants, Kafka, NameNode, DataNode and Thrift Server
+# killed and restarted, an HDFS quota, duplicates, the bad-input corpus, 16 query
+# clients under load. Ends with `faults=N records=N lost=0 duplicated=0`; results go to
+# tests/reliability/results/. `make test` runs only its CI subset.
+reliability: setup
+	EDTRACK_RELIABILITY_RESULTS=$(CURDIR)/tests/reliability/results \
+		$(BIN)/pytest tests/reliability -m reliability -s --durations=0
 
 # sqlfluff's dbt templater needs the running stack (it checks which incremental models
 # exist); `make test` lints against its private stack.

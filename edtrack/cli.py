@@ -20,6 +20,9 @@ from edtrack.errors import UserError
 from ingestion.catalog import DEFAULT_ROOT, SCHEMA
 
 FORMAT_CHOICE = click.Choice(["table", "csv", "json"])
+# Reliability testing: ``step[:hit]`` makes the lander SIGKILL itself at a named step of
+# a flush (ingestion.land.FAULT_STEPS). Unset, no fault is ever injected.
+FAULT_ENV = "EDTRACK_LANDER_FAULT"
 
 
 class Context:
@@ -430,6 +433,8 @@ def _land_config(obj: Context, topic: str, root: str, schema: str, **tuning):
         batch_age_s=tuning.get("batch_age", landing.LandConfig.batch_age_s),
         max_message_bytes=tuning.get("max_message_bytes", landing.LandConfig.max_message_bytes),
         status_path=landing.status_path(cfg.run_dir, topic, root),
+        # Reliability testing only: SIGKILL the lander at a named step of a flush.
+        fault=landing.FaultPoint.parse(fault) if (fault := os.environ.get(FAULT_ENV)) else None,
     )
     return config, landing.lock_path(cfg.run_dir, topic, root)
 

@@ -31,6 +31,16 @@ RSS <= baseline + 2 x partitions x batch + fetch_max_bytes. With the defaults, 3
 partitions and ~2.6 KB attempts (a batch of 20,000 is ~60 MB of envelopes) that is
 about 100 + 360 + 64 MB; ``bench/ingest.py`` measures it, and plots RSS over the
 run, which levels off after the first batches (~0.6 GB peak).
+
+An HDFS write refused for good (a space quota, a full disk, permissions) stops the
+lander with one sentence before anything of the batch is committed; started again, it
+resumes after the last complete batch. A transient one (a NameNode or DataNode
+restarting) writes the batch's parts again under the retry policy, and a Kafka broker
+that is away (a restart) delays polls and the offset commit the same way.
+
+For the reliability suite, a fault point (``FaultPoint``, off unless
+``LandConfig.fault`` is set: ``EDTRACK_LANDER_FAULT`` in the CLI) SIGKILLs the lander the
+n-th time it reaches a named step of a flush.
 """
 
 from __future__ import annotations
@@ -38,10 +48,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import io
 import json
 import os
 import signal
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -49,7 +61,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edtrack.errors import UserError
+from edtrack.errors import ServiceUnavailable, UserError
 from edtrack.net import require_kafka
 from ingestion.catalog import (
     DEFAULT_ROOT,
@@ -63,8 +75,125 @@ from ingestion.envelope import LandedFile, classify, envelope, partition_date
 from ingestion.publish import DEFAULT_TOPIC
 
 PARTITION_DIR_PREFIX = "kafka_date="
+# Named steps of a flush where a fault point can kill the lander, in flush order.
+FAULT_STEPS = (
+    "writing",  # half of a part's bytes written to its temporary file
+    "staged",  # every part staged, none renamed
+    "renamed-one",  # the first part renamed, the others not (crash between two renames)
+    "renamed",  # every part renamed, no partition registered
+    "registering",  # the raw table's dates registered, the quarantine's not yet
+    "registered",  # every date registered, offsets not committed
+    "committed",  # offsets committed
+)
 # Messages taken per poll: a partition's buffer overshoots its batch by at most this.
 POLL_RECORDS = 2000
+
+
+@dataclass(frozen=True)
+class FaultPoint:
+    """Kill the lander (SIGKILL, no clean-up) the ``hit``-th time it reaches ``step``.
+
+    Parsed from ``step`` or ``step:hit`` (``EDTRACK_LANDER_FAULT=renamed:3``).
+    """
+
+    step: str
+    hit: int = 1
+
+    def __post_init__(self) -> None:
+        if self.step not in FAULT_STEPS:
+            raise UserError(
+                f"Unknown lander fault step {self.step!r}; steps: {', '.join(FAULT_STEPS)}."
+            )
+        if self.hit < 1:
+            raise UserError(f"A fault point's hit count starts at 1, not {self.hit}.")
+
+    @classmethod
+    def parse(cls, text: str) -> FaultPoint:
+        step, _, hit = text.strip().partition(":")
+        if hit and not hit.isdigit():
+            raise UserError(f"Lander fault {text!r}: the hit count must be a whole number.")
+        return cls(step, int(hit) if hit else 1)
+
+
+class Faults:
+    """Counts the steps a lander reaches; acts when the configured one comes up."""
+
+    def __init__(self, point: FaultPoint | None, act: Callable[[], None] | None = None) -> None:
+        self.point = point
+        self.act = act or (lambda: os.kill(os.getpid(), signal.SIGKILL))
+        self.hits: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def reach(self, step: str) -> None:
+        if self.point is None or step != self.point.step:
+            return
+        with self._lock:
+            self.hits[step] = self.hits.get(step, 0) + 1
+            fire = self.hits[step] == self.point.hit
+        if fire:
+            self.act()
+
+
+class HdfsWriteFailed(UserError):
+    """HDFS refused a write: nothing of the batch was committed."""
+
+    # Refusals that last until someone acts; anything else (a NameNode in safe mode or
+    # restarting, no DataNode yet) is worth writing again after a while.
+    LASTING = ("quota", "accesscontrolexception", "permission denied", "no space left", "read-only")
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    @property
+    def transient(self) -> bool:
+        return not any(word in self.reason.lower() for word in self.LASTING)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How the lander rides out a Kafka broker that is away for a while (a restart).
+
+    Only errors Kafka marks retriable (``retriable = True``: connection refused, timeouts,
+    no leader yet) are retried, ``attempts`` times in all, waiting ``backoff_s`` doubled
+    each time up to ``max_backoff_s`` (about two minutes with the defaults). ``sleep`` is
+    injectable so tests never wait.
+    """
+
+    attempts: int = 30
+    backoff_s: float = 0.5
+    max_backoff_s: float = 5.0
+    sleep: Callable[[float], None] = time.sleep
+
+    @staticmethod
+    def retriable(exc: BaseException) -> bool:
+        return bool(getattr(exc, "retriable", False))
+
+    def call(
+        self, fn: Callable[[], object], what: str, report: Callable[[str], None], bootstrap: str
+    ):
+        wait = self.backoff_s
+        waited = 0.0
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return fn()
+            except Exception as exc:
+                if not self.retriable(exc):
+                    raise
+                if attempt == self.attempts:
+                    raise ServiceUnavailable(
+                        f"Kafka at {bootstrap} did not answer for {waited:.0f} s while "
+                        f"{what} ({type(exc).__name__}). Landed files are safe on HDFS: "
+                        "start the lander again once Kafka is back; it resumes from HDFS."
+                    ) from exc
+                report(
+                    f"Kafka unavailable while {what} ({type(exc).__name__}); "
+                    f"retry {attempt} in {wait:.1f} s"
+                )
+                self.sleep(wait)
+                waited += wait
+                wait = min(wait * 2, self.max_backoff_s)
+        raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
@@ -85,6 +214,7 @@ class LandConfig:
     status_path: Path | None = None
     progress_every_s: float = 5.0
     fetch_max_bytes: int = 64 * 1024 * 1024
+    fault: FaultPoint | None = None  # off: only the reliability suite sets one
 
 
 @dataclass(frozen=True)
@@ -161,9 +291,10 @@ class Stats:
 class HdfsStore:
     """Landed files on HDFS: write-then-rename, and offset recovery from names."""
 
-    def __init__(self, client, tables: Tables) -> None:
+    def __init__(self, client, tables: Tables, faults: Faults | None = None) -> None:
         self.client = client
         self.tables = tables
+        self.faults = faults or Faults(None)
 
     def landed(self, table: str) -> Iterable[tuple[str, LandedFile]]:
         base = self.tables.dir(table)
@@ -260,8 +391,18 @@ class HdfsStore:
     def stage(self, landed: LandedFile, lines: list[bytes]) -> str:
         """Write a part to a temporary file; return its path."""
         tmp = f"{self.tables.tmp_dir}/{landed.name}.{uuid.uuid4().hex}"
-        with self.client.create(tmp) as writer:
-            writer.write(b"".join(lines))
+        data = b"".join(lines)
+        writer = self.client.create(tmp)
+        try:
+            half = len(data) // 2
+            writer.write(data[:half])
+            self.faults.reach("writing")
+            writer.write(data[half:])
+        finally:
+            try:
+                writer.close()
+            finally:
+                mark_closed(writer)
         return tmp
 
     def commit(self, tmp: str, table: str, date: str, landed: LandedFile) -> str:
@@ -281,8 +422,10 @@ class Lander:
         catalog: Catalog,
         clock: Callable[[], float] = time.monotonic,
         report: Callable[[str], None] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.config = config
+        self.retry = retry or RetryPolicy()
         self.consumer = consumer
         self.store = store
         self.catalog = catalog
@@ -346,9 +489,12 @@ class Lander:
 
     # .. the loop ........................................................................
     def consume_once(self) -> int:
-        polled = self.consumer.poll(
-            timeout_ms=self.config.poll_timeout_ms,
-            max_records=min(self.config.batch_records, POLL_RECORDS),
+        polled = self._kafka(
+            "polling",
+            lambda: self.consumer.poll(
+                timeout_ms=self.config.poll_timeout_ms,
+                max_records=min(self.config.batch_records, POLL_RECORDS),
+            ),
         )
         now = self.clock()
         ingested_at = _now_iso()
@@ -384,30 +530,70 @@ class Lander:
                 (LandedFile(self.config.topic, partition, first, last, k, len(parts)), t, d, lines)
                 for k, ((t, d), lines) in enumerate(parts, start=1)
             )
-        tmps = list(self._pool.map(lambda job: self.store.stage(job[0], job[3]), jobs))
-        for tmp, (landed, table, date, lines) in zip(tmps, jobs, strict=True):
-            self.store.commit(tmp, table, date, landed)
-            self.stats.files += 1
+        faults = self.store.faults
+        self._write_parts(jobs)
+        self.stats.files += len(jobs)
+        for _, table, _, lines in jobs:
+            self.stats.records += len(lines)
             if table == QUARANTINE_TABLE:
                 self.stats.quarantined += len(lines)
-            self.stats.records += len(lines)
+        faults.reach("renamed")
         for table in (RAW_TABLE, QUARANTINE_TABLE):
             self.catalog.add_partitions(table, [date for _, t, date, _ in jobs if t == table])
-        self.consumer.commit(
-            {
-                TopicPartition(self.config.topic, p): OffsetAndMetadata(b.offsets[-1] + 1, "", -1)
-                for p, b in batches.items()
-            }
-        )
+            if table == RAW_TABLE:
+                faults.reach("registering")
+        faults.reach("registered")
+        offsets = {
+            TopicPartition(self.config.topic, p): OffsetAndMetadata(b.offsets[-1] + 1, "", -1)
+            for p, b in batches.items()
+        }
+        # The files are in place: a broker away now only delays the commit (the retry
+        # policy waits for it); if it stays away, a restart resumes from HDFS anyway.
+        self._kafka("committing offsets", lambda: self.consumer.commit(offsets))
+        faults.reach("committed")
         self.stats.last_commit = self.clock()
         for partition in batches:
             self.pending[partition] = Pending()
 
+    def _write_parts(self, jobs: list) -> None:
+        """Stage every part, then rename each to its final name. A transient HDFS error
+        (a NameNode or DataNode restarting) writes the whole round again under the retry
+        policy: final names are fixed, so a part renamed before the error is replaced by
+        the same bytes, and temporary files left behind go at the next start. A lasting
+        refusal (quota, permissions, disk full) stops the lander at once."""
+        faults = self.store.faults
+        wait = self.retry.backoff_s
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                with hdfs_writes(self.store.tables.root):
+                    tmps = list(self._pool.map(lambda job: self.store.stage(job[0], job[3]), jobs))
+                    faults.reach("staged")
+                    for i, (tmp, (landed, table, date, _)) in enumerate(
+                        zip(tmps, jobs, strict=True)
+                    ):
+                        self.store.commit(tmp, table, date, landed)
+                        if i == 0 and len(jobs) > 1:
+                            faults.reach("renamed-one")
+                return
+            except HdfsWriteFailed as failed:
+                if not failed.transient or attempt == self.retry.attempts:
+                    raise
+                self.report(
+                    f"HDFS write failed ({failed.reason}); writing the batch again in {wait:.1f} s"
+                )
+                self.retry.sleep(wait)
+                wait = min(wait * 2, self.retry.max_backoff_s)
+
     def flush_all(self) -> None:
         self.flush(list(self.pending))
 
+    def _kafka(self, what: str, fn: Callable[[], object]):
+        return self.retry.call(fn, what, self.report, self.config.bootstrap)
+
     def lag(self) -> dict[int, int]:
-        ends = self.consumer.end_offsets(self._partitions)
+        ends = self._kafka(
+            "reading end offsets", lambda: self.consumer.end_offsets(self._partitions)
+        )
         return {
             tp.partition: max(0, ends[tp] - self.consumer.position(tp)) for tp in self._partitions
         }
@@ -449,6 +635,40 @@ class Lander:
 
     def stop(self, *_: object) -> None:
         self.stopping = True
+
+
+def mark_closed(writer) -> None:
+    """Close ``writer`` once only. hdfs-native's FileWriter is an ``io.RawIOBase`` whose
+    ``close`` does not mark it closed, so garbage collection closes it again; after a
+    close that failed (a DataNode gone mid-write) that second close can block the
+    process at exit for good."""
+    if isinstance(writer, io.IOBase):
+        io.IOBase.close(writer)
+
+
+@contextlib.contextmanager
+def hdfs_writes(root: str) -> Iterator[None]:
+    """Turn a refused HDFS write (quota, full disk, permissions, a stopped DataNode)
+    into one sentence: the batch is not committed, and a restart lands it again."""
+    try:
+        yield
+    except UserError:
+        raise
+    except Exception as exc:  # hdfs-native raises RuntimeError / OSError variants
+        reason = _first_line(exc)
+        raise HdfsWriteFailed(
+            f"Landing stopped: HDFS refused a write under {root} ({reason}). Nothing of "
+            "this batch was committed: fix the cause (space quota, disk space, "
+            "permissions, a stopped DataNode) and start the lander again; it resumes "
+            "after the last complete batch.",
+            reason,
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    line = text.splitlines()[0]
+    return line if len(line) <= 300 else line[:297] + "..."
 
 
 def _now_iso() -> str:
@@ -557,7 +777,7 @@ def _run(
     try:
         consumer = make_consumer(config)
         try:
-            store = HdfsStore(make_hdfs_client(tables.hdfs_url), tables)
+            store = HdfsStore(make_hdfs_client(tables.hdfs_url), tables, Faults(config.fault))
             lander = Lander(config, consumer, store, Catalog(connection, tables), report=report)
             if handle_signals:
                 install_signal_handlers(lander)

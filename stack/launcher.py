@@ -9,14 +9,17 @@ every health check. Everything binds to ``config.host`` (127.0.0.1 by default).
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from edtrack.errors import UserError
@@ -386,6 +389,36 @@ class Stack:
             self.down()
             raise
         self.log(f"stack up in {time.monotonic() - t0:.1f} s")
+
+    def start_service(self, name: str) -> None:
+        """Start one service (after a crash or ``kill_service``) and wait until healthy."""
+        service = self._service(name)
+        self._start(service)
+        self._wait_healthy(service, time.monotonic() + self.config.start_timeout_s)
+        self.log(f"{name}: healthy")
+
+    def kill_service(self, name: str, sig: int = signal.SIGKILL) -> bool:
+        """Send ``sig`` (SIGKILL: a crash, no clean-up) to one service's process group and
+        wait until it is gone. Returns False if it was not running."""
+        record = process.read_record(self.config.run_dir, self._service(name).name)
+        proc = process.live_process(record)
+        if record is None or proc is None:
+            return False
+        victims = [proc, *proc.children(recursive=True)]
+        process.signal_group(record.pid, sig)
+        for victim in victims:
+            with contextlib.suppress(psutil.Error):
+                victim.send_signal(sig)
+        if not process.wait_gone(victims, 60.0):
+            raise UserError(f"{name} (pid {record.pid}) did not exit after signal {sig}.")
+        self.log(f"{name}: killed with signal {sig} (pid {record.pid})")
+        return True
+
+    def _service(self, name: str) -> Service:
+        for service in SERVICES:
+            if service.name == name:
+                return service
+        raise UserError(f"Unknown service {name!r}; services: {', '.join(SERVICE_NAMES)}.")
 
     def down(self, wipe: bool = False) -> list[str]:
         stopped = []

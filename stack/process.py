@@ -109,13 +109,13 @@ def stop(record: ProcessRecord, run_dir: Path, timeout_s: float = 30.0) -> bool:
     stopped = False
     if proc is not None:
         victims = [proc, *proc.children(recursive=True)]
-        _signal_group(record.pid, signal.SIGTERM)
-        if not _wait_gone(victims, timeout_s):
-            _signal_group(record.pid, signal.SIGKILL)
+        signal_group(record.pid, signal.SIGTERM)
+        if not wait_gone(victims, timeout_s):
+            signal_group(record.pid, signal.SIGKILL)
             for p in victims:
                 with contextlib.suppress(psutil.Error):
                     p.kill()
-            _wait_gone(victims, 10.0)
+            wait_gone(victims, 10.0)
         stopped = True
     record_path(run_dir, record.name).unlink(missing_ok=True)
     return stopped
@@ -132,7 +132,7 @@ def _gone(proc: psutil.Process) -> bool:
         return True
 
 
-def _wait_gone(procs: list[psutil.Process], timeout_s: float) -> bool:
+def wait_gone(procs: list[psutil.Process], timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while not all(_gone(p) for p in procs):
         if time.monotonic() > deadline:
@@ -141,7 +141,7 @@ def _wait_gone(procs: list[psutil.Process], timeout_s: float) -> bool:
     return True
 
 
-def _signal_group(pid: int, sig: int) -> None:
+def signal_group(pid: int, sig: int) -> None:
     try:
         os.killpg(pid, sig)  # spawn() made each service the leader of its own group
     except (ProcessLookupError, PermissionError):

@@ -49,6 +49,9 @@ class FakeHdfs:
                 return self
 
             def __exit__(self, *exc):
+                self.close()
+
+            def close(self) -> None:
                 fs.files[path] = b"".join(self.chunks)
 
         return Writer()

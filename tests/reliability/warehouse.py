@@ -1,0 +1,110 @@
+"""dbt runs of the reliability suite and fingerprints of the marts they build."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+from edtrack import sql
+from stack.config import PROJECT_ROOT
+from tests.reliability.conftest import BIN
+
+MARTS = (
+    "dim_exams",
+    "mart_exam_popularity",
+    "mart_exam_scores",
+    "mart_question_difficulty",
+    "mart_option_choices",
+    "mart_activity_daily",
+    "mart_activity_hourly",
+    "mart_attempt_durations",
+)
+# The staging models: the CI subset builds and tests only these (a full build of every
+# layer takes minutes on two busy cores); the full suite builds everything.
+STAGING = ("stg_assessments__attempt_parse_errors", "stg_assessments__attempts")
+
+
+def full_suite(config) -> bool:
+    """True when the run selects the tests marked reliability_full (make reliability)."""
+    return "not reliability_full" not in (config.getoption("markexpr") or "")
+
+
+# When dbt wrote a row, or the lander a file: differ between two builds by design.
+WHEN_WRITTEN = {"built_at", "ingested_at", "partition_loaded_at"}
+
+
+def dbt(cli, where: Path, *args: str, vars: dict | None = None, **popen) -> subprocess.Popen:
+    """Start dbt against the suite's stack, with target and log paths of its own."""
+    where.mkdir(parents=True, exist_ok=True)
+    command = [str(BIN / "dbt"), *args, "--target-path", str(where / "target")]
+    command += ["--log-path", str(where / "logs")]
+    if vars:
+        command += ["--vars", json.dumps(vars)]
+    log = open(where / f"dbt-{args[0]}.out", "a")  # noqa: SIM115 - closed by the caller's wait
+    return subprocess.Popen(
+        command, env=cli.env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, **popen
+    )
+
+
+# Messages on the suite's topic when the usual marts were last built (None: not yet).
+BUILT_FROM: dict[str, int | None] = {"messages": None}
+
+
+def messages_on(bootstrap: str, topic: str = "assessment-attempts") -> int:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        return sum(consumer.end_offsets(tps).values())
+    finally:
+        consumer.close()
+
+
+def dbt_run(cli, where: Path, *args: str, vars: dict | None = None, timeout=1500) -> str:
+    """``dbt run``; fails the test if it fails. Remembers what the usual marts hold."""
+    on_topic = messages_on(cli.config.kafka_bootstrap)
+    t0 = time.monotonic()
+    proc = dbt(cli, where, "run", *args, vars=vars)
+    code = proc.wait(timeout)
+    out = (where / "dbt-run.out").read_text()
+    assert code == 0, f"dbt run {' '.join(args)} exited {code}:\n{out[-4000:]}"
+    print(f"[reliability] dbt run {' '.join(args)} in {time.monotonic() - t0:.0f} s", flush=True)
+    if not vars:
+        BUILT_FROM["messages"] = on_topic
+    return out
+
+
+def fingerprints(config, schema: str = "marts", skip: frozenset = frozenset()) -> dict:
+    """Per mart: row count and a hash of every row (the columns in ``skip`` and the
+    write times left out; doubles rounded to 9 decimals, as sums depend on row order)."""
+    connection = sql.connect(config.host, config.ports["thrift"])
+    out = {}
+    try:
+        for model in MARTS:
+            columns = []
+            for name, kind, *_ in sql.run(connection, f"describe table {schema}.{model}").rows:
+                if not name or name.startswith("#"):
+                    break
+                if name in WHEN_WRITTEN or name in skip:
+                    continue
+                columns.append(f"round({name}, 9)" if kind in ("double", "float") else name)
+            count, digest = sql.run(
+                connection,
+                f"select count(*), sum(cast(hash({', '.join(columns)}) as bigint)) "
+                f"from {schema}.{model}",
+            ).rows[0]
+            out[model] = (count, digest)
+    finally:
+        connection.close()
+    return out
+
+
+def query(config, statement: str) -> list[tuple]:
+    connection = sql.connect(config.host, config.ports["thrift"])
+    try:
+        return [tuple(r) for r in sql.run(connection, statement).rows]
+    finally:
+        connection.close()

@@ -1,0 +1,327 @@
+"""The lander's fault points and its stop on a refused HDFS write, against fakes.
+
+A fault point's action here raises ``Killed`` (a BaseException, so no ``except
+Exception`` in the lander catches it) instead of SIGKILL: the lander stops at that step
+with nothing after it done, and a new lander over the same HDFS must land every message
+exactly once.
+"""
+
+import json
+
+import pytest
+
+from edtrack.errors import ServiceUnavailable, UserError
+from ingestion.catalog import QUARANTINE_TABLE, RAW_TABLE, Tables
+from ingestion.envelope import LandedFile
+from ingestion.land import (
+    FAULT_STEPS,
+    FaultPoint,
+    Faults,
+    HdfsStore,
+    HdfsWriteFailed,
+    LandConfig,
+    Lander,
+    RetryPolicy,
+)
+
+from .fakes import FakeCatalog, FakeConsumer, FakeHdfs
+
+TOPIC = "assessment-attempts"
+DAY1 = 1516717442735  # 2018-01-23
+DAY2 = DAY1 + 86_400_000
+TABLES = Tables("hdfs://test", "/edtrack/raw")
+
+
+class Killed(BaseException):
+    pass
+
+
+def kill() -> None:
+    raise Killed
+
+
+def messages() -> dict[int, list[tuple[int, bytes | None]]]:
+    """Two partitions, two dates, a quarantined message in each batch."""
+    out: dict[int, list[tuple[int, bytes | None]]] = {}
+    for p in (0, 1):
+        out[p] = [
+            (DAY1 if i % 3 else DAY2, json.dumps({"keen_id": f"{p}-{i}"}).encode())
+            for i in range(10)
+        ]
+        out[p][4] = (DAY1, b"not json")
+    return out
+
+
+def lander(consumer, fs, fault: FaultPoint | None) -> Lander:
+    config = LandConfig(bootstrap="unused", topic=TOPIC, write_threads=2, batch_records=4)
+    store = HdfsStore(fs, TABLES, Faults(fault, act=kill))
+    return Lander(config, consumer, store, FakeCatalog(), report=lambda _: None)
+
+
+def landed(fs: FakeHdfs) -> list[tuple[str, int, int]]:
+    rows = []
+    for path, data in fs.files.items():
+        for table in (RAW_TABLE, QUARANTINE_TABLE):
+            if path.startswith(f"{TABLES.dir(table)}/"):
+                rows += [
+                    (table, r["kafka_partition"], r["kafka_offset"])
+                    for r in map(json.loads, data.splitlines())
+                ]
+    return sorted(rows)
+
+
+EXPECTED = sorted(
+    (QUARANTINE_TABLE if i == 4 else RAW_TABLE, p, i) for p in (0, 1) for i in range(10)
+)
+
+
+@pytest.mark.parametrize("hit", [1, 2])
+@pytest.mark.parametrize("step", FAULT_STEPS)
+def test_a_lander_killed_at_a_step_is_resumed_without_loss_or_duplicates(step, hit):
+    fs = FakeHdfs()
+    consumer = FakeConsumer(TOPIC, messages())
+    first = lander(consumer, fs, FaultPoint(step, hit))
+    with pytest.raises(Killed):
+        first.run(until_caught_up=True)
+    # A SIGKILL stops every thread at once; here the other staging thread may still be
+    # writing: let it finish, so its temporary file is there for the restart to remove.
+    first._pool.shutdown(wait=True)
+    before = landed(fs)
+    assert before != EXPECTED  # the kill stopped it part-way
+    lander(FakeConsumer(TOPIC, messages()), fs, None).run(until_caught_up=True)
+    assert landed(fs) == EXPECTED
+    assert not [p for p in fs.files if p.startswith(TABLES.tmp_dir)]
+
+
+def test_without_a_fault_point_no_step_acts():
+    faults = Faults(None, act=kill)
+    for step in FAULT_STEPS:
+        faults.reach(step)
+    assert faults.hits == {}
+
+
+def test_a_fault_point_acts_once_on_its_hit():
+    calls = []
+    faults = Faults(FaultPoint("renamed", 2), act=lambda: calls.append(1))
+    for step in ("renamed", "staged", "renamed", "renamed"):
+        faults.reach(step)
+    assert calls == [1]
+
+
+@pytest.mark.parametrize(
+    ("text", "point"),
+    [
+        pytest.param("staged", FaultPoint("staged", 1), id="step"),
+        pytest.param("registering:3", FaultPoint("registering", 3), id="step-and-hit"),
+    ],
+)
+def test_fault_points_parse(text, point):
+    assert FaultPoint.parse(text) == point
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("exploding", "Unknown lander fault step 'exploding'", id="unknown-step"),
+        pytest.param("staged:x", "must be a whole number", id="bad-hit"),
+        pytest.param("staged:0", "starts at 1", id="zero-hit"),
+    ],
+)
+def test_a_bad_fault_point_is_one_sentence(text, message):
+    with pytest.raises(UserError, match=message):
+        FaultPoint.parse(text)
+
+
+class QuotaHdfs(FakeHdfs):
+    """Refuses new files while ``full``, as HDFS does over a space quota."""
+
+    full = True
+
+    def create(self, path: str):
+        if self.full:
+            raise RuntimeError(
+                "DSQuotaExceededException: The DiskSpace quota of /edtrack/raw is exceeded: "
+                "quota = 1024 B = 1 KB but diskspace consumed = 134217728 B = 128 MB\n"
+                "\tat org.apache.hadoop.hdfs.server.namenode.DirectoryWithQuotaFeature"
+            )
+        return super().create(path)
+
+
+def test_a_refused_hdfs_write_stops_the_lander_with_one_sentence_and_commits_nothing():
+    fs = QuotaHdfs()
+    consumer = FakeConsumer(TOPIC, messages())
+    with pytest.raises(HdfsWriteFailed) as failed:
+        lander(consumer, fs, None).run(until_caught_up=True)
+    message = str(failed.value)
+    assert message.startswith("Landing stopped: HDFS refused a write under /edtrack/raw")
+    assert "DiskSpace quota of /edtrack/raw is exceeded" in message
+    assert "\n" not in message and "DirectoryWithQuotaFeature" not in message
+    assert consumer.commits == [] and landed(fs) == []
+    fs.full = False
+    lander(FakeConsumer(TOPIC, messages()), fs, None).run(until_caught_up=True)
+    assert landed(fs) == EXPECTED
+
+
+def test_a_write_failure_after_some_batches_resumes_after_the_last_complete_one():
+    fs = QuotaHdfs()
+    fs.full = False
+    consumer = FakeConsumer(TOPIC, messages())
+    creates = 0
+    create = fs.create
+
+    def create_then_fill(path):
+        nonlocal creates
+        creates += 1
+        if creates > 4:  # the first flush (two batches, two parts each) lands whole
+            fs.full = True
+        return create(path)
+
+    fs.create = create_then_fill
+    with pytest.raises(HdfsWriteFailed):
+        lander(consumer, fs, None).run(until_caught_up=True)
+    assert 0 < len(landed(fs)) < len(EXPECTED)
+    fs.create = create
+    fs.full = False
+    lander(FakeConsumer(TOPIC, messages()), fs, None).run(until_caught_up=True)
+    assert landed(fs) == EXPECTED
+
+
+class BrokerAway(Exception):
+    retriable = True  # as kafka-python marks KafkaConnectionError
+
+
+class Refused(Exception):
+    pass
+
+
+class FlakyConsumer(FakeConsumer):
+    """Commits fail while the broker is away (``away`` more calls), like a restart."""
+
+    def __init__(self, *args, away: int, error=BrokerAway) -> None:
+        super().__init__(*args)
+        self.away = away
+        self.error = error
+
+    def commit(self, offsets):
+        if self.away:
+            self.away -= 1
+            raise self.error("111 ECONNREFUSED")
+        super().commit(offsets)
+
+
+def test_a_broker_away_for_a_while_delays_the_commit_without_stopping_the_lander():
+    fs = FakeHdfs()
+    consumer = FlakyConsumer(TOPIC, messages(), away=3)
+    sleeps: list[float] = []
+    config = LandConfig(bootstrap="unused", topic=TOPIC, write_threads=2, batch_records=4)
+    retry = RetryPolicy(attempts=5, backoff_s=0.5, max_backoff_s=1.0, sleep=sleeps.append)
+    lines: list[str] = []
+    store = HdfsStore(fs, TABLES)
+    Lander(config, consumer, store, FakeCatalog(), report=lines.append, retry=retry).run(
+        until_caught_up=True
+    )
+    assert landed(fs) == EXPECTED
+    assert sleeps == [0.5, 1.0, 1.0]
+    assert sum("Kafka unavailable while committing offsets" in line for line in lines) == 3
+    assert consumer.commits[-1] == {0: 10, 1: 10}
+
+
+def test_a_broker_away_too_long_stops_the_lander_with_one_sentence_and_loses_nothing():
+    fs = FakeHdfs()
+    consumer = FlakyConsumer(TOPIC, messages(), away=100)
+    config = LandConfig(bootstrap="127.0.0.1:9092", topic=TOPIC, write_threads=2, batch_records=4)
+    retry = RetryPolicy(attempts=3, backoff_s=1.0, sleep=lambda _: None)
+    store = HdfsStore(fs, TABLES)
+    first = Lander(config, consumer, store, FakeCatalog(), report=lambda _: None, retry=retry)
+    with pytest.raises(ServiceUnavailable, match=r"Kafka at 127.0.0.1:9092 did not answer for 3 s"):
+        first.run(until_caught_up=True)
+    assert consumer.commits == [] and landed(fs)  # the first batches are on HDFS
+    lander(FakeConsumer(TOPIC, messages()), fs, None).run(until_caught_up=True)
+    assert landed(fs) == EXPECTED
+
+
+def test_an_error_kafka_does_not_call_retriable_is_not_retried():
+    consumer = FlakyConsumer(TOPIC, messages(), away=1, error=Refused)
+    config = LandConfig(bootstrap="unused", topic=TOPIC, write_threads=2, batch_records=4)
+    retry = RetryPolicy(sleep=lambda _: pytest.fail("retried"))
+    store = HdfsStore(FakeHdfs(), TABLES)
+    with pytest.raises(Refused):
+        Lander(config, consumer, store, FakeCatalog(), report=lambda _: None, retry=retry).run()
+
+
+class RestartingHdfs(FakeHdfs):
+    """Renames fail ``down`` times, as while a NameNode restarts."""
+
+    def __init__(self, down: int) -> None:
+        super().__init__()
+        self.down = down
+
+    def rename(self, src: str, dst: str, overwrite: bool = False) -> None:
+        if self.down:
+            self.down -= 1
+            raise RuntimeError("RPC listener disconnected")
+        super().rename(src, dst, overwrite)
+
+
+def test_a_restarting_namenode_makes_the_lander_write_the_batch_again_not_stop():
+    fs = RestartingHdfs(down=3)
+    sleeps: list[float] = []
+    lines: list[str] = []
+    config = LandConfig(bootstrap="unused", topic=TOPIC, write_threads=2, batch_records=4)
+    retry = RetryPolicy(attempts=5, backoff_s=0.5, max_backoff_s=1.0, sleep=sleeps.append)
+    lander_ = Lander(
+        config,
+        FakeConsumer(TOPIC, messages()),
+        HdfsStore(fs, TABLES),
+        FakeCatalog(),
+        report=lines.append,
+        retry=retry,
+    )
+    stats = lander_.run(until_caught_up=True)
+    assert landed(fs) == EXPECTED
+    assert stats.records == len(EXPECTED)  # a batch written again is counted once
+    assert sleeps == [0.5, 1.0, 1.0]
+    assert sum("RPC listener disconnected" in line for line in lines) == 3
+
+
+def test_a_quota_is_not_retried():
+    fs = QuotaHdfs()
+    config = LandConfig(bootstrap="unused", topic=TOPIC, write_threads=2, batch_records=4)
+    retry = RetryPolicy(sleep=lambda _: pytest.fail("retried"))
+    store = HdfsStore(fs, TABLES)
+    lander_ = Lander(
+        config, FakeConsumer(TOPIC, messages()), store, FakeCatalog(), report=print, retry=retry
+    )
+    with pytest.raises(HdfsWriteFailed) as failed:
+        lander_.run(until_caught_up=True)
+    assert not failed.value.transient
+
+
+class FailingInner:
+    """hdfs-native's raw writer when its DataNode died mid-write: close fails."""
+
+    def __init__(self) -> None:
+        self.closes = 0
+
+    def write(self, buf) -> int:
+        return len(buf)
+
+    def close(self) -> None:
+        self.closes += 1
+        raise RuntimeError('OperationFailed("Failed to complete file in time")')
+
+
+def test_a_failed_close_is_not_repeated_when_the_writer_is_collected():
+    # A second close (from io.IOBase.__del__) of such a writer blocked a lander at exit.
+    import gc
+
+    from hdfs_native import FileWriter
+
+    inner = FailingInner()
+    fs = FakeHdfs()
+    fs.create = lambda path: FileWriter(inner)
+    store = HdfsStore(fs, TABLES)
+    with pytest.raises(RuntimeError, match="Failed to complete file"):
+        store.stage(LandedFile(TOPIC, 0, 0, 0), [b"{}\n"])
+    gc.collect()
+    assert inner.closes == 1
