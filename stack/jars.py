@@ -15,8 +15,17 @@ from pathlib import Path
 from edtrack.errors import UserError
 
 MAVEN_DIR = Path(__file__).resolve().parent / "maven"
-POMS = {"kafka": MAVEN_DIR / "kafka.pom.xml", "hdfs": MAVEN_DIR / "hdfs.pom.xml"}
+POMS = {
+    "kafka": MAVEN_DIR / "kafka.pom.xml",
+    "hdfs": MAVEN_DIR / "hdfs.pom.xml",
+    "postgres": MAVEN_DIR / "postgres.pom.xml",  # the metastore's JDBC driver
+}
 STAMP = ".edtrack-stamp"
+
+
+def poms_for(config) -> list[str]:
+    """The poms a stack of ``config`` needs: PostgreSQL's driver only for its metastore."""
+    return [n for n in POMS if n != "postgres" or config.metastore_db == "postgres"]
 
 
 def _digest(path: Path) -> str:
