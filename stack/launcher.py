@@ -489,7 +489,14 @@ class Stack:
         )
 
     def _psql(self, database: str, sql: str) -> str:
-        return health.psql(self.config, database, sql)
+        try:
+            return health.psql(self.config, database, sql)
+        except health.Unhealthy as exc:
+            log_path = self.config.logs_dir / "postgres.log"
+            raise UserError(
+                f"PostgreSQL did not run a setup statement ({exc}); its log is {log_path}.",
+                detail=process.tail(log_path, LOG_TAIL_LINES),
+            ) from None
 
     def _create_metastore_schema(self) -> None:
         """The metastore's database and tables on PostgreSQL, created once.
