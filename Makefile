@@ -10,7 +10,14 @@ SIZES ?= 3280 100000 1000000
 BENCH_PORT_OFFSET ?= 12000
 export DBT_PROFILES_DIR := $(CURDIR)/profiles
 
-.PHONY: setup demo test unit integration reliability lint bench stack-up stack-down clean
+.PHONY: packages setup demo test unit integration reliability lint bench stack-up stack-down clean
+
+# Debian packages (as root, once): a Java 17 JDK and Maven for the stack; slapd and
+# ldap-utils (the stack's own LDAP directory, `stack up --auth ldap`) and postgresql (the
+# stack's own metastore database, `stack up --metastore postgres`), which `make test`
+# needs too. Installed only when missing, without starting their system services.
+packages:
+	.ci/install-packages
 
 # Set-up: a virtualenv in .venv with the pinned packages, the project installed editable.
 $(BIN)/edtrack: pyproject.toml
@@ -28,8 +35,9 @@ setup: $(BIN)/edtrack
 demo: setup
 	$(BIN)/edtrack demo $(if $(INPUT),--input "$(INPUT)",--count $(DEMO_COUNT))
 
-# The whole suite: unit tests, then integration tests against a private stack that the
-# tests start on their own ports and state dir, and stop at the end.
+# The whole suite: unit tests, then integration tests against private stacks that the
+# tests start on their own ports and state dirs, and stop at the end (one of them with
+# LDAP auth and a PostgreSQL metastore: see `make packages`).
 test: setup
 	$(BIN)/ruff check edtrack ingestion stack tests bench
 	$(BIN)/pytest tests

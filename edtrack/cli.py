@@ -29,6 +29,13 @@ class Context:
     def __init__(self, state_dir: str | None, port_offset: int | None) -> None:
         self._state_dir = state_dir
         self._port_offset = port_offset
+        self._auth: str | None = None
+        self._metastore: str | None = None
+        self._config = None
+
+    def choose(self, auth: str | None, metastore: str | None) -> None:
+        """Flags of 'stack up' (win over EDTRACK_AUTH / EDTRACK_METASTORE and stack.json)."""
+        self._auth, self._metastore = auth, metastore
         self._config = None
 
     @property
@@ -36,8 +43,27 @@ class Context:
         from stack.config import from_env
 
         if self._config is None:
-            self._config = from_env(state_dir=self._state_dir, port_offset=self._port_offset)
+            self._config = from_env(
+                state_dir=self._state_dir,
+                port_offset=self._port_offset,
+                auth=self._auth,
+                metastore=self._metastore,
+            )
         return self._config
+
+    def connect_sql(self):
+        """A Thrift Server connection, logged in from EDTRACK_USER / EDTRACK_PASSWORD."""
+        from edtrack import sql
+
+        cfg = self.stack
+        login = sql.Login.from_env(os.environ)
+        return sql.connect(
+            cfg.host,
+            cfg.ports["thrift"],
+            login.user,
+            login.password,
+            require_password=cfg.auth == "ldap",
+        )
 
 
 @contextlib.contextmanager
@@ -102,11 +128,26 @@ def stack() -> None:
 
 
 @stack.command("up")
+@click.option(
+    "--auth",
+    type=click.Choice(["none", "ldap"]),
+    default=None,
+    help="Who may use the Thrift Server: anyone (none, the default) or users of the "
+    "stack's LDAP directory (ldap). Also EDTRACK_AUTH; kept for later commands.",
+)
+@click.option(
+    "--metastore",
+    type=click.Choice(["derby", "postgres"]),
+    default=None,
+    help="Where the metastore keeps its tables: embedded Derby (the default) or the "
+    "stack's own PostgreSQL. Also EDTRACK_METASTORE; kept for later commands.",
+)
 @click.pass_obj
-def stack_up(obj: Context) -> None:
+def stack_up(obj: Context, auth: str | None, metastore: str | None) -> None:
     """Fetch jars (once), start every service and wait until each is healthy."""
     from stack.launcher import Stack
 
+    obj.choose(auth, metastore)
     Stack(obj.stack, log=lambda m: click.echo(f"stack: {m}", err=True)).up()
     _print_status(obj, "table")
 
@@ -123,12 +164,43 @@ def stack_down(obj: Context, wipe: bool) -> None:
         click.echo("stack: nothing was running", err=True)
 
 
+def settings_summary(config) -> dict[str, object]:
+    """Auth and metastore of a stack, as `stack status` reports them."""
+    summary: dict[str, object] = {"auth": config.auth, "metastore": config.metastore_db}
+    if config.auth == "ldap":
+        summary |= {
+            "ldap_url": config.ldap_url,
+            "ldap_user_dn": config.ldap_user_dn("<user>"),
+            "seeded_user": config.ldap_user,
+            "seeded_password_file": str(config.ldap_password_file),
+        }
+    if config.metastore_db == "postgres":
+        summary["metastore_database"] = config.metastore_jdbc_url
+    return summary
+
+
+def settings_lines(config) -> list[str]:
+    if config.auth == "ldap":
+        auth = (
+            f"auth: LDAP ({config.ldap_url}, users {config.ldap_user_dn('<user>')}); "
+            f"clients log in with EDTRACK_USER / EDTRACK_PASSWORD; seeded user "
+            f"{config.ldap_user!r}, its password in {config.ldap_password_file}"
+        )
+    else:
+        auth = "auth: off (any user name, no password)"
+    if config.metastore_db == "postgres":
+        metastore = f"metastore: PostgreSQL ({config.metastore_jdbc_url})"
+    else:
+        metastore = f"metastore: Derby ({config.service_dir('metastore') / 'metastore_db'})"
+    return [auth, metastore]
+
+
 def _print_status(obj: Context, fmt: str) -> bool:
     from stack.launcher import Stack
 
     rows = Stack(obj.stack).status()
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps({**settings_summary(obj.stack), "services": rows}, indent=2))
     else:
         from tabulate import tabulate
 
@@ -146,6 +218,8 @@ def _print_status(obj: Context, fmt: str) -> bool:
         click.echo(tabulate(table, headers=["service", "pid", "port", "health", "rss", "detail"]))
         total = sum(r["rss_mb"] or 0 for r in rows)
         click.echo(f"total rss: {total} MB; state: {obj.stack.state_dir}")
+        for line in settings_lines(obj.stack):
+            click.echo(line)
     return all(r["healthy"] for r in rows)
 
 
@@ -177,6 +251,11 @@ def stack_env(obj: Context) -> None:
     """Print shell exports that point edtrack and dbt at this stack."""
     for key, value in obj.stack.client_env().items():
         click.echo(f"export {key}={value}")
+    if obj.stack.auth == "ldap":
+        # The seeded user; the password is read from its file when the line runs, so it
+        # is never printed.
+        click.echo(f"export EDTRACK_USER={obj.stack.ldap_user}")
+        click.echo(f"export EDTRACK_PASSWORD=\"$(cat '{obj.stack.ldap_password_file}')\"")
 
 
 # --- data -------------------------------------------------------------------------------
@@ -440,6 +519,7 @@ def _land_config(obj: Context, topic: str, root: str, schema: str, **tuning):
 
 
 def _run_lander(obj: Context, options: dict, until_caught_up: bool, replays=()) -> None:
+    from edtrack import sql
     from ingestion import land as landing
 
     config, lock = _land_config(obj, **options)
@@ -455,6 +535,7 @@ def _run_lander(obj: Context, options: dict, until_caught_up: bool, replays=()) 
         handle_signals=True,
         replays=replays,
         lock=lock,
+        login=sql.Login.from_env(os.environ),
     )
 
 
@@ -475,13 +556,12 @@ def report(obj: Context, output: str) -> None:
     """Write one self-contained HTML page of charts over the marts (exams, scores,
     question difficulty, activity, durations)."""
     from edtrack import report as reporting
-    from edtrack import sql
 
     if not Path(output).resolve().parent.is_dir():
         raise UserError(f"The folder of {output} does not exist; create it or pick another path.")
     t0 = time.monotonic()
     cfg = obj.stack
-    connection = sql.connect(cfg.host, cfg.ports["thrift"])
+    connection = obj.connect_sql()
     try:
         charts = reporting.write_report(
             connection, Path(output), source=f"{cfg.host}:{cfg.ports['thrift']}"
@@ -511,8 +591,7 @@ def sql_command(obj: Context, statement: str | None, sql_file: str | None, fmt: 
     if not statement or not statement.strip():
         raise UserError("Give a SQL statement or -f FILE.")
     statement = statement.strip().rstrip(";")
-    cfg = obj.stack
-    connection = sql.connect(cfg.host, cfg.ports["thrift"])
+    connection = obj.connect_sql()
     try:
         result = sql.run(connection, statement)
     finally:

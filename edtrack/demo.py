@@ -82,6 +82,7 @@ def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int)
     t0 = time.monotonic()
     step("Starting the local stack (Kafka, HDFS, Hive metastore, Spark Thrift Server)")
     Stack(config, log=lambda m: click.echo(f"  {m}")).up()
+    login = sql.Login.from_env(os.environ)  # EDTRACK_USER / EDTRACK_PASSWORD (LDAP auth)
 
     if input_path is None:
         path = config.state_dir / "demo" / f"attempts-{count}-seed{seed}.json"
@@ -118,13 +119,20 @@ def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int)
         until_caught_up=True,
         report=lambda m: click.echo(f"  {m}"),
         lock=landing.lock_path(config.run_dir, DEFAULT_TOPIC, DEFAULT_ROOT),
+        login=login,
     )
 
     step("Building the warehouse: dbt build (staging -> marts, with tests)")
     run_dbt(config, "build")
 
     step("Answering client questions over the Thrift Server")
-    connection = sql.connect(config.host, config.ports["thrift"])
+    connection = sql.connect(
+        config.host,
+        config.ports["thrift"],
+        login.user,
+        login.password,
+        require_password=config.auth == "ldap",
+    )
     try:
         for name in DEMO_QUERIES:
             question, text = read_query(name)

@@ -31,9 +31,43 @@ class Result:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
-def connect(host: str, port: int, username: str = "edtrack", password: str | None = None):
+@dataclass(frozen=True)
+class Login:
+    """Who connects: any user name when the server's auth is off; with LDAP auth on, a
+    user of the directory and its password (``EDTRACK_USER`` / ``EDTRACK_PASSWORD``)."""
+
+    user: str = "edtrack"
+    password: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Login:
+        return cls(env.get("EDTRACK_USER") or cls.user, env.get("EDTRACK_PASSWORD") or None)
+
+
+# What HiveServer2's SASL layer answers when it refuses a login.
+_REJECTED = ("Error validating", "Bad status: 3", "Bad status: 4", "Authentication failed")
+
+
+def connect(
+    host: str,
+    port: int,
+    username: str = "edtrack",
+    password: str | None = None,
+    *,
+    require_password: bool = False,
+):
+    """A PyHive connection; with a password, it logs in through LDAP (SASL PLAIN).
+
+    ``require_password``: the server is known to check logins (the stack runs with LDAP
+    auth), so a missing password is one sentence here rather than a refusal there.
+    """
     from pyhive import hive
 
+    if require_password and not password:
+        raise UserError(
+            f"The Spark Thrift Server at {host}:{port} requires an LDAP login: "
+            "set EDTRACK_USER and EDTRACK_PASSWORD."
+        )
     pyhive_compat.install()
     # thrift logs a failed connect at ERROR on its own; the exception below says it once.
     logging.getLogger("thrift.transport.TSocket").setLevel(logging.CRITICAL)
@@ -41,6 +75,11 @@ def connect(host: str, port: int, username: str = "edtrack", password: str | Non
     try:
         return hive.connect(host=host, port=port, username=username, password=password, auth=auth)
     except Exception as exc:  # thrift raises TTransportException, sasl its own
+        if any(marker in str(exc) for marker in _REJECTED):
+            raise UserError(
+                f"The Spark Thrift Server at {host}:{port} rejected the login of "
+                f"{username!r}: check EDTRACK_USER and EDTRACK_PASSWORD."
+            ) from exc
         raise ServiceUnavailable(
             f"The Spark Thrift Server at {host}:{port} is not answering "
             f"({type(exc).__name__}): start the stack with 'edtrack stack up'."

@@ -746,8 +746,12 @@ def run(
     handle_signals: bool = False,
     replays: Iterable[Replay] = (),
     lock: Path | None = None,
+    login=None,
 ) -> Stats:
-    """Wire a lander to the real Kafka, HDFS and Thrift Server, run it, close it all."""
+    """Wire a lander to the real Kafka, HDFS and Thrift Server, run it, close it all.
+
+    ``login``: an :class:`edtrack.sql.Login` for a Thrift Server with LDAP auth on.
+    """
     with exclusive(lock, config.topic):
         return _run(
             config,
@@ -758,6 +762,7 @@ def run(
             report,
             handle_signals,
             replays,
+            login,
         )
 
 
@@ -770,10 +775,12 @@ def _run(
     report: Callable[[str], None] | None,
     handle_signals: bool,
     replays: Iterable[Replay],
+    login=None,
 ) -> Stats:
     from edtrack import sql
 
-    connection = sql.connect(thrift_host, thrift_port)
+    login = login or sql.Login()
+    connection = sql.connect(thrift_host, thrift_port, login.user, login.password)
     try:
         consumer = make_consumer(config)
         try:

@@ -7,6 +7,7 @@ variables into a frozen :class:`StackConfig`; nothing reads the environment at i
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,7 +30,21 @@ DEFAULT_PORTS: dict[str, int] = {
     "metastore": 9083,
     "thrift": 10000,
     "spark_ui": 4040,
+    # Used only when enabled: the LDAP directory (--auth ldap) and the metastore's
+    # PostgreSQL server (--metastore postgres).
+    "ldap": 10389,
+    "postgres": 10432,
 }
+
+# Who may use the Thrift Server: "none" takes any user name without a password (the
+# default, a single-user machine); "ldap" checks user and password against the stack's
+# own LDAP directory.
+AUTH_MODES = ("none", "ldap")
+# Where the metastore service keeps its tables: "derby" (embedded, the default) or
+# "postgres" (a PostgreSQL server the stack runs, the setup of a shared metastore).
+METASTORE_BACKENDS = ("derby", "postgres")
+# The choices above, as the last `stack up` made them: later commands read them here.
+SETTINGS_FILE = "stack.json"
 
 
 @dataclass(frozen=True)
@@ -45,8 +60,24 @@ class StackConfig:
     thrift_driver_memory: str = "2g"
     spark_shuffle_partitions: int = 4
     start_timeout_s: float = 120.0
+    auth: str = "none"
+    metastore_db: str = "derby"
+    ldap_suffix: str = "dc=edtrack,dc=local"
+    # The user `stack up` seeds into the directory; its password is generated once and
+    # kept in the state dir (``ldap_password_file``), readable by the owner only.
+    ldap_user: str = "edtrack"
+    # PostgreSQL's server programs (initdb, postgres, psql); default: the newest
+    # /usr/lib/postgresql/<version>/bin (Debian's layout).
+    postgres_bin: Path | None = None
 
     def __post_init__(self) -> None:
+        if self.auth not in AUTH_MODES:
+            raise UserError(f"Unknown auth {self.auth!r}; choose one of {', '.join(AUTH_MODES)}.")
+        if self.metastore_db not in METASTORE_BACKENDS:
+            raise UserError(
+                f"Unknown metastore {self.metastore_db!r}; "
+                f"choose one of {', '.join(METASTORE_BACKENDS)}."
+            )
         unknown = set(self.ports) - set(DEFAULT_PORTS)
         if unknown:
             raise UserError(
@@ -88,6 +119,42 @@ class StackConfig:
     def service_dir(self, name: str) -> Path:
         return self.state_dir / name
 
+    # --- authentication (LDAP) ---------------------------------------------------------
+    @property
+    def ldap_url(self) -> str:
+        return f"ldap://{self.host}:{self.ports['ldap']}"
+
+    @property
+    def ldap_people_dn(self) -> str:
+        """Where users live; HiveServer2 binds as ``uid=<user>,<this>``."""
+        return f"ou=people,{self.ldap_suffix}"
+
+    def ldap_user_dn(self, user: str) -> str:
+        return f"uid={user},{self.ldap_people_dn}"
+
+    @property
+    def ldap_password_file(self) -> Path:
+        return self.service_dir("ldap") / f"{self.ldap_user}.password"
+
+    # --- metastore database (PostgreSQL) -----------------------------------------------
+    @property
+    def postgres_user(self) -> str:
+        return "edtrack"
+
+    @property
+    def postgres_password_file(self) -> Path:
+        return self.service_dir("postgres") / "edtrack.password"
+
+    @property
+    def metastore_jdbc_url(self) -> str:
+        if self.metastore_db == "postgres":
+            return f"jdbc:postgresql://{self.host}:{self.ports['postgres']}/metastore"
+        return f"jdbc:derby:;databaseName={self.service_dir('metastore')}/metastore_db;create=true"
+
+    def settings(self) -> dict[str, str]:
+        """The choices that `stack up` persists for later commands."""
+        return {"auth": self.auth, "metastore": self.metastore_db}
+
     def client_env(self) -> dict[str, str]:
         """Environment that points edtrack commands and dbt at this stack."""
         return {
@@ -98,6 +165,28 @@ class StackConfig:
             "DBT_THRIFT_HOST": self.host,
             "DBT_THRIFT_PORT": str(self.ports["thrift"]),
         }
+
+
+def settings_path(state_dir: Path) -> Path:
+    return state_dir / SETTINGS_FILE
+
+
+def load_settings(state_dir: Path) -> dict[str, str]:
+    """What the last `stack up` on ``state_dir`` chose (auth, metastore); {} if none."""
+    path = settings_path(state_dir)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except ValueError:
+        raise UserError(f"{path} is not valid JSON; delete it and run 'stack up' again.") from None
+    return {k: str(v) for k, v in data.items() if k in ("auth", "metastore")}
+
+
+def save_settings(config: StackConfig) -> None:
+    path = settings_path(config.state_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config.settings(), indent=2) + "\n")
 
 
 def _parse_int(value: str, name: str) -> int:
@@ -113,11 +202,15 @@ def from_env(
     state_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
     port_offset: int | None = None,
+    auth: str | None = None,
+    metastore: str | None = None,
 ) -> StackConfig:
     """Build the configuration from flags (keyword arguments) over environment variables.
 
     Flags win over ``EDTRACK_*`` variables, which win over the declared defaults.
     ``EDTRACK_<NAME>_PORT`` sets one port; ``EDTRACK_PORT_OFFSET`` shifts the defaults.
+    Auth and metastore backend: flag, then ``EDTRACK_AUTH`` / ``EDTRACK_METASTORE``, then
+    what the last `stack up` on the same state dir chose (``stack.json``), then the default.
     """
     env = os.environ if env is None else env
     if port_offset is None:
@@ -140,6 +233,15 @@ def from_env(
         kwargs["cache_dir"] = Path(cache).expanduser().resolve()
     if env.get("JAVA_HOME"):
         kwargs["java_home"] = Path(env["JAVA_HOME"])
+    persisted = load_settings(Path(kwargs.get("state_dir", StackConfig.state_dir)))  # type: ignore[arg-type]
+    chosen_auth = auth or env.get("EDTRACK_AUTH") or persisted.get("auth")
+    if chosen_auth:
+        kwargs["auth"] = chosen_auth.strip().lower()
+    chosen_metastore = metastore or env.get("EDTRACK_METASTORE") or persisted.get("metastore")
+    if chosen_metastore:
+        kwargs["metastore_db"] = chosen_metastore.strip().lower()
+    if env.get("EDTRACK_POSTGRES_BIN"):
+        kwargs["postgres_bin"] = Path(env["EDTRACK_POSTGRES_BIN"])
     for attr, var in [
         ("thrift_driver_memory", "EDTRACK_THRIFT_DRIVER_MEMORY"),
         ("kafka_heap", "EDTRACK_KAFKA_HEAP"),

@@ -6,6 +6,8 @@ Each check returns ``None`` when healthy or raises :class:`Unhealthy` with a sho
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
 import uuid
 
 from edtrack.net import port_open
@@ -159,6 +161,92 @@ def metastore(config: StackConfig) -> None:
         raise Unhealthy(f"metastore lists no 'default' database: {databases}")
 
 
+def postgres_login(config: StackConfig) -> tuple[str, str]:
+    from stack.secrets_file import password
+
+    return config.postgres_user, password(config.postgres_password_file)
+
+
+def psql(config: StackConfig, database: str, sql: str, timeout_s: float = 20.0) -> str:
+    """Run one statement with ``psql`` over TCP as the stack's database user; its output."""
+    from stack.launcher import postgres_bin
+
+    user, secret = postgres_login(config)
+    cmd = [
+        str(postgres_bin(config) / "psql"),
+        "-h",
+        config.host,
+        "-p",
+        str(config.ports["postgres"]),
+        "-U",
+        user,
+        "-d",
+        database,
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-tAc",
+        sql,
+    ]
+    env = {**os.environ, "PGPASSWORD": secret, "PGCONNECT_TIMEOUT": "5"}
+    try:
+        result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise Unhealthy(f"psql took over {timeout_s:.0f} s") from None
+    if result.returncode != 0:
+        raise Unhealthy(f"psql failed: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def postgres(config: StackConfig) -> None:
+    """PostgreSQL accepts the stack's login and answers ``select 1``."""
+    address = f"{config.host}:{config.ports['postgres']}"
+    if not port_open(config.host, config.ports["postgres"]):
+        raise Unhealthy(f"nothing listens on {address}")
+    answer = psql(config, "postgres", "select 1")
+    if answer != "1":
+        raise Unhealthy(f"select 1 returned {answer!r}")
+
+
+def ldap(config: StackConfig) -> None:
+    """The seeded user binds with its password (``ldapwhoami``) and is told its DN."""
+    from stack.ldap import find_program
+
+    if not port_open(config.host, config.ports["ldap"]):
+        raise Unhealthy(f"nothing listens on {config.ldap_url}")
+    dn = config.ldap_user_dn(config.ldap_user)
+    cmd = [
+        str(find_program("ldapwhoami")),
+        "-x",
+        "-H",
+        config.ldap_url,
+        "-D",
+        dn,
+        "-y",
+        str(config.ldap_password_file),
+    ]
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        raise Unhealthy("ldapwhoami took over 10 s") from None
+    if result.returncode != 0:
+        raise Unhealthy(f"LDAP bind as {dn} failed: {result.stderr.strip()}")
+    if result.stdout.strip() != f"dn:{dn}":
+        raise Unhealthy(f"LDAP whoami answered {result.stdout.strip()!r}")
+
+
+def thrift_login(config: StackConfig) -> dict[str, object]:
+    """How the stack's own checks log in: the seeded LDAP user when auth is on."""
+    if config.auth != "ldap":
+        return {"username": "edtrack"}
+    from stack.secrets_file import password
+
+    return {
+        "username": config.ldap_user,
+        "password": password(config.ldap_password_file),
+        "auth": "LDAP",
+    }
+
+
 def thrift(config: StackConfig) -> None:
     """``select 1`` over HiveServer2 returns 1."""
     from pyhive import hive
@@ -166,7 +254,7 @@ def thrift(config: StackConfig) -> None:
     if not port_open(config.host, config.ports["thrift"]):
         raise Unhealthy(f"nothing listens on {config.host}:{config.ports['thrift']}")
     try:
-        conn = hive.connect(host=config.host, port=config.ports["thrift"], username="edtrack")
+        conn = hive.connect(host=config.host, port=config.ports["thrift"], **thrift_login(config))
         try:
             cursor = conn.cursor()
             cursor.execute("select 1")

@@ -16,7 +16,11 @@ from edtrack.errors import UserError
 
 MAVEN_DIR = Path(__file__).resolve().parent / "maven"
 # The stack's own jars, fetched by every ``stack up``.
-POMS = {"kafka": MAVEN_DIR / "kafka.pom.xml", "hdfs": MAVEN_DIR / "hdfs.pom.xml"}
+POMS = {
+    "kafka": MAVEN_DIR / "kafka.pom.xml",
+    "hdfs": MAVEN_DIR / "hdfs.pom.xml",
+    "postgres": MAVEN_DIR / "postgres.pom.xml",  # the metastore's JDBC driver
+}
 # Jars only the benchmark's peers use (Spark's Kafka source), fetched when they run.
 EXTRA_POMS = {"spark-kafka": MAVEN_DIR / "spark-kafka.pom.xml"}
 
@@ -26,6 +30,11 @@ def _pom(name: str) -> Path:
 
 
 STAMP = ".edtrack-stamp"
+
+
+def poms_for(config) -> list[str]:
+    """The poms a stack of ``config`` needs: PostgreSQL's driver only for its metastore."""
+    return [n for n in POMS if n != "postgres" or config.metastore_db == "postgres"]
 
 
 def _digest(path: Path) -> str:

@@ -4,6 +4,11 @@
 directories (once), starts each service detached and waits until its health check
 passes. ``down`` stops exactly the processes that ``up`` recorded; ``status`` runs
 every health check. Everything binds to ``config.host`` (127.0.0.1 by default).
+
+Two choices add services: ``auth="ldap"`` runs the stack's own LDAP directory (slapd)
+and makes the Thrift Server check every login against it; ``metastore_db="postgres"``
+runs the stack's own PostgreSQL cluster and puts the metastore's tables there (schema
+created once, by DataNucleus' SchemaTool). ``up`` records both in ``stack.json``.
 """
 
 from __future__ import annotations
@@ -11,20 +16,24 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import pwd
 import shutil
 import signal
 import socket
+import subprocess
 import time
+import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psutil
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from edtrack.errors import UserError
-from stack import health, jars, process
-from stack.config import StackConfig
+from stack import health, jars, ldap, process
+from stack.config import StackConfig, load_settings, save_settings
+from stack.secrets_file import password, write_private
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 JAVA_SOURCES = Path(__file__).resolve().parent / "java"
@@ -39,6 +48,10 @@ class Service:
     port_name: str
     check: Callable[[StackConfig], None]
     requires: tuple[str, ...] = ()
+    # PostgreSQL: SIGINT to the postmaster alone is its "fast shutdown"; a signal to
+    # every process of its group could kill a helper first and force crash recovery.
+    stop_signal: int = signal.SIGTERM
+    leader_only: bool = False
 
 
 SERVICES: tuple[Service, ...] = (
@@ -48,7 +61,69 @@ SERVICES: tuple[Service, ...] = (
     Service("datanode", "datanode", health.datanode, requires=("namenode",)),
     Service("thrift", "thrift", health.thrift, requires=("metastore", "datanode")),
 )
-SERVICE_NAMES = tuple(s.name for s in SERVICES)
+POSTGRES = Service(
+    "postgres", "postgres", health.postgres, stop_signal=signal.SIGINT, leader_only=True
+)
+LDAP = Service("ldap", "ldap", health.ldap)
+# Every service any configuration may run, in start order.
+ALL_SERVICES: tuple[Service, ...] = (*SERVICES[:2], POSTGRES, *SERVICES[2:4], LDAP, SERVICES[4])
+SERVICE_NAMES = tuple(s.name for s in ALL_SERVICES)
+
+
+def services_for(config: StackConfig) -> tuple[Service, ...]:
+    """The services ``config`` runs, in start order, with the dependencies it adds."""
+    chosen = []
+    for service in ALL_SERVICES:
+        if service is POSTGRES and config.metastore_db != "postgres":
+            continue
+        if service is LDAP and config.auth != "ldap":
+            continue
+        if service.name == "metastore" and config.metastore_db == "postgres":
+            service = replace(service, requires=("postgres",))
+        if service.name == "thrift" and config.auth == "ldap":
+            service = replace(service, requires=(*service.requires, "ldap"))
+        chosen.append(service)
+    return tuple(chosen)
+
+
+def postgres_bin(config: StackConfig) -> Path:
+    """PostgreSQL's server programs: the configured folder or Debian's newest."""
+    if config.postgres_bin is not None:
+        candidates = [config.postgres_bin]
+    else:
+        root = Path("/usr/lib/postgresql")
+        versions = sorted(
+            (p for p in root.glob("*/bin") if p.parent.name.isdigit()),
+            key=lambda p: int(p.parent.name),
+            reverse=True,
+        )
+        candidates = versions
+    for folder in candidates:
+        if (folder / "postgres").exists() and (folder / "initdb").exists():
+            return folder
+    raise UserError(
+        "The PostgreSQL metastore needs PostgreSQL's server programs and none were found "
+        "in /usr/lib/postgresql/*/bin: apt-get install postgresql (or set "
+        "EDTRACK_POSTGRES_BIN), then run the command again."
+    )
+
+
+def postgres_os_user() -> str | None:
+    """The account PostgreSQL runs as: None (ourselves) unless we are root.
+
+    PostgreSQL refuses to run as root; as root the stack runs it as Debian's
+    ``postgres`` account, which must be able to reach the state dir.
+    """
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        raise UserError(
+            "PostgreSQL refuses to run as root and there is no 'postgres' account to run it "
+            "as: install Debian's postgresql package or run the stack as another user."
+        ) from None
+    return "postgres"
 
 
 def spark_home() -> Path:
@@ -89,6 +164,11 @@ def template_context(config: StackConfig) -> dict[str, object]:
         "data_dir": str(config.service_dir("kafka") / "data"),
         "driver_memory": config.thrift_driver_memory,
         "shuffle_partitions": config.spark_shuffle_partitions,
+        "metastore_db": config.metastore_db,
+        "metastore_jdbc_url": config.metastore_jdbc_url,
+        "metastore_db_user": config.postgres_user,
+        # Filled in for the metastore's own copy of hive-site.xml only (see below).
+        "metastore_db_password": None,
     }
 
 
@@ -109,6 +189,9 @@ RENDERED = (
 )
 
 
+METASTORE_SITE = "metastore/conf/hive-site.xml"
+
+
 def render_configs(config: StackConfig) -> list[Path]:
     """Write every service's configuration into the state dir; return the paths."""
     env = Environment(
@@ -121,7 +204,16 @@ def render_configs(config: StackConfig) -> list[Path]:
     for template, relative in RENDERED:
         target = config.state_dir / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(env.get_template(template).render(**context))
+        extra = {}
+        if relative == METASTORE_SITE and config.metastore_db == "postgres":
+            # Only the metastore service talks to its database: only its copy of
+            # hive-site.xml carries the password, and only its owner may read it.
+            extra["metastore_db_password"] = password(config.postgres_password_file)
+        text = env.get_template(template).render(**{**context, **extra})
+        if extra:
+            write_private(target, text)
+        else:
+            target.write_text(text)
         written.append(target)
     _write_webapps(config.service_dir("hdfs") / "webapps")
     return written
@@ -214,7 +306,10 @@ class Stack:
             self.config.cache_dir / "classes",
             find_java(self.config),
         )
-        classpath = os.pathsep.join([str(mdir / "conf"), str(classes), spark_jars])
+        parts = [str(mdir / "conf"), str(classes), spark_jars]
+        if self.config.metastore_db == "postgres":
+            parts.append(str(self.config.jars_dir / "postgres" / "*"))  # the JDBC driver
+        classpath = os.pathsep.join(parts)
         return [
             self._java(),
             *self._jvm_opts(self.config.metastore_heap),
@@ -228,16 +323,56 @@ class Stack:
         ]
 
     def thrift_cmd(self) -> list[str]:
+        hiveconf = {
+            "hive.server2.thrift.bind.host": self.config.host,
+            "hive.server2.thrift.port": str(self.config.ports["thrift"]),
+        }
+        if self.config.auth == "ldap":
+            # Spark 3.5's HiveServer2 binds to the directory as uid=<user>,<baseDN> with
+            # the client's password (SASL PLAIN); a blank password is refused before that.
+            hiveconf |= {
+                "hive.server2.authentication": "LDAP",
+                "hive.server2.authentication.ldap.url": self.config.ldap_url,
+                "hive.server2.authentication.ldap.baseDN": self.config.ldap_people_dn,
+            }
+        args = [arg for key, value in hiveconf.items() for arg in ("--hiveconf", f"{key}={value}")]
         return [
             str(spark_home() / "bin" / "spark-submit"),
             "--class",
             "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
             "--name",
             "edtrack-thrift-server",
-            "--hiveconf",
-            f"hive.server2.thrift.bind.host={self.config.host}",
-            "--hiveconf",
-            f"hive.server2.thrift.port={self.config.ports['thrift']}",
+            *args,
+        ]
+
+    def postgres_cmd(self) -> list[str]:
+        return [
+            str(postgres_bin(self.config) / "postgres"),
+            "-D",
+            str(self.config.service_dir("postgres") / "data"),
+            "-c",
+            f"listen_addresses={self.config.host}",
+            "-c",
+            f"port={self.config.ports['postgres']}",
+            "-c",
+            "unix_socket_directories=",  # TCP on loopback only, no socket file
+            "-c",
+            "max_connections=40",
+            "-c",
+            "shared_buffers=32MB",
+        ]
+
+    def ldap_cmd(self) -> list[str]:
+        # -d keeps slapd in the foreground (the stack tracks its pid); "stats" logs each
+        # connection and bind to the service log.
+        return [
+            str(ldap.find_program("slapd")),
+            "-d",
+            "stats",
+            "-h",
+            f"{self.config.ldap_url}/",
+            "-f",
+            str(self.config.service_dir("ldap") / "slapd.conf"),
         ]
 
     def command_for(self, name: str) -> list[str]:
@@ -252,23 +387,29 @@ class Stack:
             return self.metastore_cmd()
         if name == "thrift":
             return self.thrift_cmd()
+        if name == "postgres":
+            return self.postgres_cmd()
+        if name == "ldap":
+            return self.ldap_cmd()
         raise UserError(f"Unknown service {name!r}; services: {', '.join(SERVICE_NAMES)}.")
 
     # .. one-time preparation ............................................................
     def prepare(self) -> None:
         find_java(self.config)
-        for name in jars.POMS:
+        for name in jars.poms_for(self.config):
             jars.fetch(self.config.jars_dir, name, self.log)
         for sub in ("logs", "run", "kafka/data", "hdfs", "metastore", "spark/tmp"):
             (self.config.state_dir / sub).mkdir(parents=True, exist_ok=True)
         render_configs(self.config)
         self._format_kafka()
         self._format_namenode()
+        if self.config.metastore_db == "postgres":
+            self._init_postgres()
+        if self.config.auth == "ldap":
+            self._init_ldap()
 
-    def _run_once(self, what: str, cmd: list[str]) -> None:
-        import subprocess
-
-        result = subprocess.run(cmd, env=self._env(), capture_output=True, text=True)
+    def _run_once(self, what: str, cmd: list[str], user: str | None = None) -> None:
+        result = subprocess.run(cmd, env=self._env(), capture_output=True, text=True, user=user)
         log_path = self.config.logs_dir / f"{what}.log"
         log_path.write_text(result.stdout + result.stderr)
         if result.returncode != 0:
@@ -312,7 +453,139 @@ class Stack:
             ),
         )
 
+    def _init_postgres(self) -> None:
+        """A PostgreSQL cluster of the stack's own under ``postgres/data``, made once."""
+        pg_dir = self.config.service_dir("postgres")
+        pg_dir.mkdir(parents=True, exist_ok=True)
+        password(self.config.postgres_password_file)
+        user = postgres_os_user()
+        if user is not None:
+            account = pwd.getpwnam(user)
+            for path in (pg_dir, self.config.postgres_password_file):
+                os.chown(path, account.pw_uid, account.pw_gid)
+            os.chmod(pg_dir, 0o700)
+            reach = subprocess.run(["test", "-w", str(pg_dir)], user=user, check=False)
+            if reach.returncode != 0:
+                raise UserError(
+                    f"PostgreSQL refuses to run as root, so the stack runs it as user "
+                    f"'{user}', who cannot reach {pg_dir}: put the state dir where that user "
+                    "can (every parent folder needs o+x), e.g. --state-dir /var/tmp/edtrack."
+                )
+        if (pg_dir / "data" / "PG_VERSION").exists():
+            return
+        self.log("creating the metastore's PostgreSQL cluster (once)")
+        self._run_once(
+            "postgres-initdb",
+            [
+                str(postgres_bin(self.config) / "initdb"),
+                "-D",
+                str(pg_dir / "data"),
+                "-U",
+                self.config.postgres_user,
+                f"--pwfile={self.config.postgres_password_file}",
+                "--auth=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
+            user=user,
+        )
+
+    def _psql(self, database: str, sql: str) -> str:
+        try:
+            return health.psql(self.config, database, sql)
+        except health.Unhealthy as exc:
+            log_path = self.config.logs_dir / "postgres.log"
+            raise UserError(
+                f"PostgreSQL did not run a setup statement ({exc}); its log is {log_path}.",
+                detail=process.tail(log_path, LOG_TAIL_LINES),
+            ) from None
+
+    def _create_metastore_schema(self) -> None:
+        """The metastore's database and tables on PostgreSQL, created once.
+
+        The metastore itself runs with auto-create off (creating tables on first use
+        deadlocked on PostgreSQL); DataNucleus' SchemaTool creates every table of
+        Hive's ``package.jdo`` up front instead.
+        """
+        exists = self._psql("postgres", "select 1 from pg_database where datname = 'metastore'")
+        if not exists:
+            self._psql("postgres", "create database metastore")
+        if self._psql("metastore", """select to_regclass('public."DBS"') is not null""") == "t":
+            return
+        self.log("creating the metastore schema on PostgreSQL (once)")
+        mdir = self.config.service_dir("metastore")
+        spark_jars = spark_home() / "jars"
+        metastore_jar = next(spark_jars.glob("hive-metastore-*.jar"))
+        with zipfile.ZipFile(metastore_jar) as jar:
+            (mdir / "package.jdo").write_bytes(jar.read("package.jdo"))
+        props = mdir / "schematool.properties"
+        write_private(
+            props,
+            "\n".join(
+                [
+                    "javax.jdo.PersistenceManagerFactoryClass="
+                    "org.datanucleus.api.jdo.JDOPersistenceManagerFactory",
+                    f"javax.jdo.option.ConnectionURL={self.config.metastore_jdbc_url}",
+                    "javax.jdo.option.ConnectionDriverName=org.postgresql.Driver",
+                    f"javax.jdo.option.ConnectionUserName={self.config.postgres_user}",
+                    "javax.jdo.option.ConnectionPassword="
+                    + password(self.config.postgres_password_file),
+                    # Hive's own DataNucleus settings, so names match what it expects
+                    "datanucleus.identifierFactory=datanucleus1",
+                    "datanucleus.rdbms.useLegacyNativeValueStrategy=true",
+                    "datanucleus.storeManagerType=rdbms",
+                    "",
+                ]
+            ),
+        )
+        classpath = os.pathsep.join(
+            [str(spark_jars / "*"), str(self.config.jars_dir / "postgres" / "*")]
+        )
+        self._run_once(
+            "metastore-schematool",
+            [
+                self._java(),
+                *self._jvm_opts(self.config.metastore_heap),
+                "-cp",
+                classpath,
+                "org.datanucleus.store.schema.SchemaTool",
+                "-create",
+                "-api",
+                "JDO",
+                "-props",
+                str(props),
+                str(mdir / "package.jdo"),
+            ],
+        )
+
+    def _init_ldap(self) -> None:
+        """slapd's config, database and seeded user under ``ldap/``, seeded once."""
+        ldap_dir = self.config.service_dir("ldap")
+        (ldap_dir / "data").mkdir(parents=True, exist_ok=True)
+        admin = password(ldap_dir / "admin.password")
+        write_private(ldap_dir / "slapd.conf", ldap.slapd_conf(self.config, ldap.ssha(admin)))
+        if (ldap_dir / "data" / "data.mdb").exists():
+            return
+        self.log(f"seeding the LDAP directory with user {self.config.ldap_user!r} (once)")
+        seed = ldap_dir / "seed.ldif"
+        user_hash = ldap.ssha(password(self.config.ldap_password_file))
+        write_private(seed, ldap.seed_ldif(self.config, user_hash))
+        self._run_once(
+            "ldap-seed",
+            [
+                str(ldap.find_program("slapadd")),
+                "-f",
+                str(ldap_dir / "slapd.conf"),
+                "-l",
+                str(seed),
+            ],
+        )
+
     # .. lifecycle .......................................................................
+    @property
+    def services(self) -> tuple[Service, ...]:
+        return services_for(self.config)
+
     def _check_port_free(self, service: Service) -> None:
         port = self.config.ports[service.port_name]
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -332,6 +605,8 @@ class Stack:
             self.log(f"{service.name}: already running (pid {record.pid})")
             return None
         self._check_port_free(service)
+        if service.name == "metastore" and self.config.metastore_db == "postgres":
+            self._create_metastore_schema()
         record = process.spawn(
             service.name,
             self.command_for(service.name),
@@ -339,6 +614,7 @@ class Stack:
             cwd=self.config.state_dir,
             log_path=self.config.logs_dir / f"{service.name}.log",
             run_dir=self.config.run_dir,
+            user=postgres_os_user() if service is POSTGRES else None,
         )
         self.log(f"{service.name}: started (pid {record.pid})")
         return record
@@ -367,20 +643,44 @@ class Stack:
                 )
             time.sleep(1.0)
 
+    def running(self) -> list[str]:
+        """The services of any configuration that run now from this state dir."""
+        return [
+            s.name
+            for s in ALL_SERVICES
+            if process.live_process(process.read_record(self.config.run_dir, s.name))
+        ]
+
+    def _check_settings(self) -> None:
+        """Refuse to change auth or metastore under a running stack."""
+        before = load_settings(self.config.state_dir)
+        wanted = self.config.settings()
+        running = self.running()
+        if running and before and before != wanted:
+            was = ", ".join(f"{k} {v}" for k, v in before.items())
+            now = ", ".join(f"{k} {v}" for k, v in wanted.items())
+            raise UserError(
+                f"The stack in {self.config.state_dir} runs with {was}; stop it first "
+                f"('edtrack stack down') to start it with {now}."
+            )
+
     def up(self) -> None:
         t0 = time.monotonic()
+        self._check_settings()
         self.prepare()
+        save_settings(self.config)
+        services = self.services
         deadline = time.monotonic() + self.config.start_timeout_s
         healthy: set[str] = set()
-        by_name = {s.name: s for s in SERVICES}
+        by_name = {s.name: s for s in services}
         try:
-            for service in SERVICES:
+            for service in services:
                 for dep in service.requires:
                     if dep not in healthy:
                         self._wait_healthy(by_name[dep], deadline)
                         healthy.add(dep)
                 self._start(service)
-            for service in SERVICES:
+            for service in services:
                 if service.name not in healthy:
                     self._wait_healthy(service, deadline)
                     healthy.add(service.name)
@@ -422,9 +722,14 @@ class Stack:
 
     def down(self, wipe: bool = False) -> list[str]:
         stopped = []
-        for service in reversed(SERVICES):
+        for service in reversed(ALL_SERVICES):  # whatever an earlier `up` started
             record = process.read_record(self.config.run_dir, service.name)
-            if record is not None and process.stop(record, self.config.run_dir):
+            if record is not None and process.stop(
+                record,
+                self.config.run_dir,
+                sig=service.stop_signal,
+                leader_only=service.leader_only,
+            ):
                 stopped.append(service.name)
                 self.log(f"{service.name}: stopped (pid {record.pid})")
         if wipe and self.config.state_dir.exists():
@@ -434,7 +739,7 @@ class Stack:
 
     def status(self) -> list[dict[str, object]]:
         rows = []
-        for service in SERVICES:
+        for service in self.services:
             record = process.read_record(self.config.run_dir, service.name)
             proc = process.live_process(record)
             row: dict[str, object] = {

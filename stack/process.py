@@ -72,8 +72,12 @@ def spawn(
     cwd: Path,
     log_path: Path,
     run_dir: Path,
+    user: str | None = None,
 ) -> ProcessRecord:
-    """Start ``cmd`` detached (own session, survives the CLI) and record it."""
+    """Start ``cmd`` detached (own session, survives the CLI) and record it.
+
+    ``user``: run as that account (needs root; PostgreSQL refuses to run as root).
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
@@ -88,6 +92,7 @@ def spawn(
             env=dict(env),
             cwd=cwd,
             start_new_session=True,
+            user=user,
         )
     record = ProcessRecord(
         name=name,
@@ -100,8 +105,15 @@ def spawn(
     return record
 
 
-def stop(record: ProcessRecord, run_dir: Path, timeout_s: float = 30.0) -> bool:
-    """SIGTERM the recorded process group, SIGKILL what is left after ``timeout_s``.
+def stop(
+    record: ProcessRecord,
+    run_dir: Path,
+    timeout_s: float = 30.0,
+    sig: int = signal.SIGTERM,
+    leader_only: bool = False,
+) -> bool:
+    """Send ``sig`` (SIGTERM) to the recorded process group, or to its leader alone with
+    ``leader_only``; SIGKILL what is left of the group after ``timeout_s``.
 
     Returns True if a live process was stopped. Removes the record either way.
     """
@@ -109,7 +121,11 @@ def stop(record: ProcessRecord, run_dir: Path, timeout_s: float = 30.0) -> bool:
     stopped = False
     if proc is not None:
         victims = [proc, *proc.children(recursive=True)]
-        signal_group(record.pid, signal.SIGTERM)
+        if leader_only:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(record.pid, sig)
+        else:
+            signal_group(record.pid, sig)
         if not wait_gone(victims, timeout_s):
             signal_group(record.pid, signal.SIGKILL)
             for p in victims:

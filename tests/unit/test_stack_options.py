@@ -1,0 +1,337 @@
+"""LDAP auth and the PostgreSQL metastore: settings, commands and files, no services."""
+
+from __future__ import annotations
+
+import json
+import stat
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from edtrack import sql
+from edtrack.cli import main
+from edtrack.errors import UserError
+from stack import jars, ldap
+from stack.config import DEFAULT_PORTS, from_env, load_settings, save_settings
+from stack.launcher import Stack, postgres_bin, render_configs, services_for
+from stack.secrets_file import password, write_private
+
+PROFILES = Path(__file__).resolve().parents[2] / "profiles" / "profiles.yml"
+
+
+def hadoop_properties(path: Path) -> dict[str, str]:
+    root = ET.parse(path).getroot()
+    return {p.findtext("name"): p.findtext("value") for p in root.iter("property")}
+
+
+@pytest.fixture
+def fake_postgres(tmp_path: Path) -> Path:
+    bin_dir = tmp_path / "pgbin"
+    bin_dir.mkdir()
+    for name in ("postgres", "initdb", "psql"):
+        (bin_dir / name).write_text("#!/bin/sh\n")
+    return bin_dir
+
+
+# --- settings ------------------------------------------------------------------------------
+
+
+def test_defaults_are_no_auth_and_derby(tmp_path: Path):
+    config = from_env({}, state_dir=tmp_path)
+    assert (config.auth, config.metastore_db) == ("none", "derby")
+    assert config.metastore_jdbc_url.startswith("jdbc:derby:;databaseName=")
+
+
+def test_the_new_ports_shift_with_the_offset(tmp_path: Path):
+    config = from_env({"EDTRACK_PORT_OFFSET": "14000"}, state_dir=tmp_path)
+    assert config.ports["ldap"] == DEFAULT_PORTS["ldap"] + 14000 == 24389
+    assert config.ports["postgres"] == DEFAULT_PORTS["postgres"] + 14000 == 24432
+    assert config.ldap_url == "ldap://127.0.0.1:24389"
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "kept", "expected"),
+    [
+        pytest.param("ldap", {"EDTRACK_AUTH": "none"}, "none", "ldap", id="flag-wins"),
+        pytest.param(None, {"EDTRACK_AUTH": "LDAP"}, "none", "ldap", id="env-over-state"),
+        pytest.param(None, {}, "ldap", "ldap", id="state-remembers"),
+        pytest.param(None, {}, None, "none", id="default"),
+    ],
+)
+def test_auth_comes_from_flag_then_env_then_the_last_up(tmp_path, flag, env, kept, expected):
+    if kept:
+        (tmp_path / "stack.json").write_text(json.dumps({"auth": kept, "metastore": "derby"}))
+    assert from_env(env, state_dir=tmp_path, auth=flag).auth == expected
+
+
+def test_metastore_choice_is_kept_and_read_back(tmp_path: Path):
+    config = from_env({"EDTRACK_METASTORE": "postgres"}, state_dir=tmp_path, auth="ldap")
+    save_settings(config)
+    assert load_settings(tmp_path) == {"auth": "ldap", "metastore": "postgres"}
+    again = from_env({}, state_dir=tmp_path)
+    assert (again.auth, again.metastore_db) == ("ldap", "postgres")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        pytest.param({"auth": "kerberos"}, "Unknown auth 'kerberos'", id="unknown-auth"),
+        pytest.param({"metastore": "mysql"}, "Unknown metastore 'mysql'", id="unknown-db"),
+    ],
+)
+def test_unknown_choices_are_one_sentence(tmp_path, kwargs, fragment):
+    with pytest.raises(UserError, match=fragment):
+        from_env({}, state_dir=tmp_path, **kwargs)
+
+
+def test_a_damaged_settings_file_is_one_sentence(tmp_path: Path):
+    (tmp_path / "stack.json").write_text("{not json")
+    with pytest.raises(UserError, match="not valid JSON; delete it"):
+        from_env({}, state_dir=tmp_path)
+
+
+# --- services and commands -----------------------------------------------------------------
+
+
+def test_default_stack_runs_the_five_services(tmp_path: Path):
+    config = from_env({}, state_dir=tmp_path)
+    assert [s.name for s in services_for(config)] == [
+        "kafka",
+        "namenode",
+        "metastore",
+        "datanode",
+        "thrift",
+    ]
+
+
+def test_auth_and_postgres_add_their_services_before_their_users(tmp_path: Path):
+    config = from_env({}, state_dir=tmp_path, auth="ldap", metastore="postgres")
+    services = {s.name: s for s in services_for(config)}
+    assert list(services) == [
+        "kafka",
+        "namenode",
+        "postgres",
+        "metastore",
+        "datanode",
+        "ldap",
+        "thrift",
+    ]
+    assert services["metastore"].requires == ("postgres",)
+    assert set(services["thrift"].requires) == {"metastore", "datanode", "ldap"}
+    assert services["postgres"].leader_only  # fast shutdown of the postmaster alone
+
+
+def hiveconf(cmd: list[str]) -> dict[str, str]:
+    pairs = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "--hiveconf"]
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def test_thrift_server_checks_logins_against_the_stacks_ldap(tmp_path: Path):
+    config = from_env({"EDTRACK_PORT_OFFSET": "14000"}, state_dir=tmp_path, auth="ldap")
+    conf = hiveconf(Stack(config).thrift_cmd())
+    assert conf["hive.server2.authentication"] == "LDAP"
+    assert conf["hive.server2.authentication.ldap.url"] == "ldap://127.0.0.1:24389"
+    assert conf["hive.server2.authentication.ldap.baseDN"] == "ou=people,dc=edtrack,dc=local"
+    assert conf["hive.server2.thrift.bind.host"] == "127.0.0.1"
+
+
+def test_thrift_server_without_auth_has_no_ldap_settings(tmp_path: Path):
+    conf = hiveconf(Stack(from_env({}, state_dir=tmp_path)).thrift_cmd())
+    assert not any("authentication" in key for key in conf)
+
+
+def test_postgres_listens_on_loopback_tcp_only(tmp_path: Path, fake_postgres: Path):
+    config = from_env(
+        {"EDTRACK_PORT_OFFSET": "14000", "EDTRACK_POSTGRES_BIN": str(fake_postgres)},
+        state_dir=tmp_path,
+        metastore="postgres",
+    )
+    cmd = Stack(config).postgres_cmd()
+    assert cmd[0] == str(fake_postgres / "postgres")
+    assert cmd[cmd.index("-D") + 1] == str(tmp_path.resolve() / "postgres" / "data")
+    settings = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "-c"]
+    assert "listen_addresses=127.0.0.1" in settings
+    assert "port=24432" in settings
+    assert "unix_socket_directories=" in settings
+
+
+def test_missing_postgresql_is_one_sentence(tmp_path: Path):
+    config = from_env(
+        {"EDTRACK_POSTGRES_BIN": str(tmp_path / "nowhere")},
+        state_dir=tmp_path,
+        metastore="postgres",
+    )
+    with pytest.raises(UserError, match="apt-get install postgresql"):
+        postgres_bin(config)
+
+
+def test_slapd_listens_on_its_loopback_url(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(ldap, "find_program", lambda name: Path("/usr/sbin") / name)
+    config = from_env({"EDTRACK_PORT_OFFSET": "14000"}, state_dir=tmp_path, auth="ldap")
+    cmd = Stack(config).ldap_cmd()
+    assert cmd[cmd.index("-h") + 1] == "ldap://127.0.0.1:24389/"
+    assert cmd[cmd.index("-f") + 1] == str(tmp_path.resolve() / "ldap" / "slapd.conf")
+    assert "-d" in cmd  # foreground: the stack tracks its pid
+
+
+def test_the_postgres_jdbc_driver_is_fetched_only_for_that_metastore(tmp_path: Path):
+    assert jars.poms_for(from_env({}, state_dir=tmp_path)) == ["kafka", "hdfs"]
+    assert "postgres" in jars.poms_for(from_env({}, state_dir=tmp_path, metastore="postgres"))
+
+
+# --- rendered files ------------------------------------------------------------------------
+
+
+def test_postgres_metastore_config_keeps_its_password_to_the_metastore(tmp_path: Path):
+    config = from_env({"EDTRACK_PORT_OFFSET": "14000"}, state_dir=tmp_path, metastore="postgres")
+    render_configs(config)
+    secret = password(config.postgres_password_file)
+    site = tmp_path / "metastore/conf/hive-site.xml"
+    props = hadoop_properties(site)
+    assert props["javax.jdo.option.ConnectionURL"] == (
+        "jdbc:postgresql://127.0.0.1:24432/metastore"
+    )
+    assert props["javax.jdo.option.ConnectionDriverName"] == "org.postgresql.Driver"
+    assert props["javax.jdo.option.ConnectionPassword"] == secret
+    assert props["datanucleus.schema.autoCreateAll"] == "false"
+    assert stat.S_IMODE(site.stat().st_mode) == 0o600
+    spark = hadoop_properties(tmp_path / "spark/conf/hive-site.xml")
+    assert "javax.jdo.option.ConnectionPassword" not in spark
+    assert spark["hive.metastore.uris"] == "thrift://127.0.0.1:23083"
+
+
+def test_derby_metastore_config_is_unchanged(tmp_path: Path):
+    render_configs(from_env({}, state_dir=tmp_path))
+    props = hadoop_properties(tmp_path / "metastore/conf/hive-site.xml")
+    assert props["javax.jdo.option.ConnectionDriverName"] == "org.apache.derby.jdbc.EmbeddedDriver"
+    assert props["datanucleus.schema.autoCreateAll"] == "true"
+    assert "javax.jdo.option.ConnectionPassword" not in props
+
+
+def test_ssha_hashes_check_only_the_right_password():
+    hashed = ldap.ssha("correct horse")
+    assert hashed.startswith("{SSHA}")
+    assert ldap.check_ssha("correct horse", hashed)
+    assert not ldap.check_ssha("correct hors", hashed)
+    assert ldap.ssha("correct horse") != hashed  # salted
+
+
+def test_slapd_config_keeps_its_database_in_the_state_dir(tmp_path: Path):
+    config = from_env({}, state_dir=tmp_path, auth="ldap")
+    text = ldap.slapd_conf(config, "{SSHA}x")
+    assert f"directory {tmp_path.resolve() / 'ldap' / 'data'}" in text
+    assert 'suffix "dc=edtrack,dc=local"' in text
+    assert "disallow bind_anon" in text
+    assert "by anonymous auth" in text  # passwords can be checked, never read
+
+
+def test_seed_has_the_organisation_people_and_the_user(tmp_path: Path):
+    config = from_env({}, state_dir=tmp_path, auth="ldap")
+    ldif = ldap.seed_ldif(config, "{SSHA}hash")
+    dns = [line.split(": ", 1)[1] for line in ldif.splitlines() if line.startswith("dn: ")]
+    assert dns == [
+        "dc=edtrack,dc=local",
+        "ou=people,dc=edtrack,dc=local",
+        "uid=edtrack,ou=people,dc=edtrack,dc=local",
+    ]
+    assert "userPassword: {SSHA}hash" in ldif
+
+
+def test_generated_passwords_are_private_stable_and_unpadded(tmp_path: Path):
+    path = tmp_path / "ldap" / "edtrack.password"
+    first = password(path)
+    assert password(path) == first
+    assert len(first) == 24 and "\n" not in path.read_text()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert password(tmp_path / "other.password") != first
+
+
+def test_write_private_tightens_an_existing_file(tmp_path: Path):
+    path = tmp_path / "conf"
+    path.write_text("old")
+    path.chmod(0o644)
+    write_private(path, "new")
+    assert path.read_text() == "new"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+# --- clients -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        pytest.param({}, sql.Login("edtrack", None), id="nothing-set"),
+        pytest.param({"EDTRACK_PASSWORD": ""}, sql.Login("edtrack", None), id="empty-password"),
+        pytest.param(
+            {"EDTRACK_USER": "ana", "EDTRACK_PASSWORD": "pw"}, sql.Login("ana", "pw"), id="both"
+        ),
+    ],
+)
+def test_login_comes_from_the_environment(env, expected):
+    assert sql.Login.from_env(env) == expected
+
+
+def test_a_missing_password_for_an_ldap_stack_is_one_sentence():
+    with pytest.raises(UserError, match="requires an LDAP login: set EDTRACK_USER and"):
+        sql.connect("127.0.0.1", 1, "edtrack", None, require_password=True)
+
+
+def test_a_refused_login_is_told_apart_from_a_stopped_server(monkeypatch):
+    from pyhive import hive
+    from thrift.transport.TTransport import TTransportException
+
+    def refuse(**_):
+        raise TTransportException(message="Bad status: 3 (b'Error validating the login')")
+
+    monkeypatch.setattr(hive, "connect", refuse)
+    with pytest.raises(UserError, match="rejected the login of 'ana'") as caught:
+        sql.connect("127.0.0.1", 10000, "ana", "wrong")
+    assert caught.type is UserError  # not ServiceUnavailable: the server is up
+
+
+def render_profile(env: dict[str, str], target: str) -> dict[str, object]:
+    """The dbt profile's login fields, rendered by dbt's own profile renderer."""
+    from argparse import Namespace
+
+    from dbt.config.renderer import ProfileRenderer
+    from dbt.flags import set_from_args
+    from dbt_common.context import set_invocation_context
+
+    set_from_args(Namespace(), None)
+    set_invocation_context(env)
+    output = yaml.safe_load(PROFILES.read_text())["edtrack"]["outputs"][target]
+    renderer = ProfileRenderer({})
+    return {key: renderer.render_value(output[key]) for key in ("user", "password", "auth")}
+
+
+@pytest.mark.parametrize("target", ["local", "ci", "cluster"])
+def test_dbt_profiles_log_in_through_ldap_only_with_a_password(target):
+    assert render_profile({}, target) == {"user": "edtrack", "password": None, "auth": "NONE"}
+    with_login = render_profile({"EDTRACK_USER": "ana", "EDTRACK_PASSWORD": "0123"}, target)
+    assert with_login == {"user": "ana", "password": "0123", "auth": "LDAP"}
+
+
+def test_stack_env_exports_the_login_without_printing_the_password(tmp_path: Path):
+    config = from_env({}, state_dir=tmp_path, auth="ldap")
+    save_settings(config)
+    secret = password(config.ldap_password_file)
+    result = CliRunner().invoke(main, ["--state-dir", str(tmp_path), "stack", "env"])
+    assert result.exit_code == 0, result.output
+    assert "export EDTRACK_USER=edtrack" in result.output
+    assert f"export EDTRACK_PASSWORD=\"$(cat '{config.ldap_password_file}')\"" in result.output
+    assert secret not in result.output
+
+
+def test_status_of_a_stopped_ldap_stack_still_says_auth_is_on(tmp_path: Path):
+    save_settings(from_env({}, state_dir=tmp_path, auth="ldap", metastore="postgres"))
+    result = CliRunner().invoke(
+        main, ["--state-dir", str(tmp_path), "--port-offset", "11000", "stack", "status"]
+    )
+    assert result.exit_code == 1  # nothing runs
+    assert "auth: LDAP (ldap://127.0.0.1:21389, users uid=<user>,ou=people," in result.output
+    assert "metastore: PostgreSQL (jdbc:postgresql://127.0.0.1:21432/metastore)" in result.output
+    assert result.output.count("not running") == 7
