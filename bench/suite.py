@@ -789,10 +789,13 @@ def main(argv: list[str] | None = None) -> None:
                 runs.append(Run(args, count, Path(tmp), first=(i == 0)).execute())
             except UserError as error:
                 sys.exit(f"the private stack failed: {error}")
-    results = summarise(runs, args, started)
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    (args.output_dir / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
-    write_report(results, args.output_dir)
+        # Written after every size, so a long run stopped part-way keeps what it measured.
+        results = summarise(runs, args, started)
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+        (args.output_dir / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+        write_report(results, args.output_dir)
+        done = ", ".join(f"{run['attempts']:,}" for run in runs)
+        say(f"results for {done} attempts written to {args.output_dir}")
 
 
 def write_report(results: dict, out_dir: Path) -> None:

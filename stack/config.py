@@ -53,6 +53,9 @@ class StackConfig:
     cache_dir: Path = PROJECT_ROOT / ".cache"
     host: str = "127.0.0.1"
     ports: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    # The shift applied to the default ports (``EDTRACK_PORT_OFFSET``); reported by
+    # `stack env`, whose exported ports already include it.
+    port_offset: int = 0
     java_home: Path | None = None
     kafka_heap: str = "512m"
     hdfs_heap: str = "384m"
@@ -160,7 +163,7 @@ class StackConfig:
         return {
             "EDTRACK_STATE_DIR": str(self.state_dir),
             "EDTRACK_CACHE_DIR": str(self.cache_dir),
-            "EDTRACK_PORT_OFFSET": "0",
+            "EDTRACK_PORT_OFFSET": str(self.port_offset),
             **{f"EDTRACK_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
             "DBT_THRIFT_HOST": self.host,
             "DBT_THRIFT_PORT": str(self.ports["thrift"]),
@@ -224,7 +227,7 @@ def from_env(
         ports[name] = port
     if len(set(ports.values())) != len(ports):
         raise UserError(f"Two services were given the same port: {ports}.")
-    kwargs: dict[str, object] = {"ports": ports}
+    kwargs: dict[str, object] = {"ports": ports, "port_offset": port_offset}
     state = state_dir or env.get("EDTRACK_STATE_DIR")
     if state:
         kwargs["state_dir"] = Path(state).expanduser().resolve()

@@ -28,6 +28,7 @@ from tests.reliability.corpus import (
     QUARANTINE,
     RAW,
 )
+from tests.reliability.data import publish_corpus
 
 from .conftest import BIN
 
@@ -38,8 +39,6 @@ PREFIX = "bad_input_"
 STAGING = f"{PREFIX}staging"
 MODELS = ("stg_assessments__attempt_parse_errors", "stg_assessments__attempts")
 VARS = json.dumps({"raw_schema": SCHEMA, "schema_prefix": PREFIX})
-KAFKA_TIMESTAMP_MS = 1516717442735  # every case on one date: one raw partition to build
-MAX_REQUEST_BYTES = 8 * 1024 * 1024  # the 5 MiB case; the broker takes up to 10 MiB
 STAGED_COLUMNS = (
     "attempt_id",
     "base_exam_id",
@@ -107,24 +106,10 @@ def dbt(cli, where, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def placed(cli) -> dict[str, tuple[int, int]]:
     """Publish every case, then land the topic; each case's (partition, offset)."""
-    from kafka import KafkaProducer
-
     bootstrap = cli.config.kafka_bootstrap
     ensure_topic(bootstrap, TOPIC, 3)
     assert sum(end_offsets(bootstrap).values()) == 0, f"topic {TOPIC} must start empty"
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", max_request_size=MAX_REQUEST_BYTES
-    )
-    where = {}
-    try:
-        # One at a time: a duplicate must reach its partition after its original.
-        for case in CASES:
-            sent = producer.send(
-                TOPIC, value=case.value, key=case.key, timestamp_ms=KAFKA_TIMESTAMP_MS
-            ).get(timeout=30)
-            where[case.id] = (sent.partition, sent.offset)
-    finally:
-        producer.close()
+    where = publish_corpus(bootstrap, TOPIC)
     cli.run("land", "--until-caught-up", *PLACE)
     return where
 

@@ -97,7 +97,7 @@ def test_consistency_rules_catch_a_crafted_bad_attempt(
         sql.run(
             conn,
             "create or replace temporary view crafted_attempts as select "
-            f"attempt_id, has_counts, built_at, {columns} "
+            f"attempt_id, has_counts, built_at, kafka_date, {columns} "
             "from staging.stg_assessments__attempts",
             {"victim": victim},
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 from ingestion.generate import generate, write
 from tests.reliability.corpus import CASES
 
-# Every corpus case on one date (as in tests/integration/test_bad_input.py).
+# Every corpus case on one date: one raw partition to build.
 CORPUS_TIMESTAMP_MS = 1516717442735
 MAX_REQUEST_BYTES = 8 * 1024 * 1024  # the corpus's 5 MiB case; the broker takes 10 MiB
 

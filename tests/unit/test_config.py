@@ -55,3 +55,6 @@ def test_client_env_points_dbt_at_the_thrift_port():
     env = config.client_env()
     assert env["DBT_THRIFT_PORT"] == "10003"
     assert env["EDTRACK_KAFKA_PORT"] == "9095"
+    assert env["EDTRACK_PORT_OFFSET"] == "3"
+    # Read back, the exported variables give the same ports: the offset is not applied twice.
+    assert dict(from_env(env).ports) == dict(config.ports)

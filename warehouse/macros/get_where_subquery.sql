@@ -1,8 +1,8 @@
 {#- dbt's hook for a data test's `where` config, extended with two placeholders that
     keep a test on the rows that can have changed, so an incremental build checks what
     it reads and writes instead of rescanning whole tables:
-    - `__latest_build__`: the rows of the partitions the latest dbt run wrote (built_at =
-      the relation's newest built_at); every row after a full build.
+    - `__latest_build__`: the rows of the partitions the latest dbt run wrote, as a
+      literal list of kafka_date values (latest_build); every row after a full build.
     - `__unstaged_partitions__` (raw source tables): the partitions whose files changed
       since stg_assessments__attempts last built them, i.e. what the next run of staging
       reads; every partition before staging first exists.
@@ -15,10 +15,7 @@
                 | replace('__unstaged_partitions__', 'true') -%}
         {%- endif -%}
         {%- if '__latest_build__' in where -%}
-            {%- set latest -%}
-                built_at = (select max(built_at) from {{ relation }})
-            {%- endset -%}
-            {%- set where = where | replace('__latest_build__', latest) -%}
+            {%- set where = where | replace('__latest_build__', latest_build(relation)) -%}
         {%- endif -%}
         {%- if '__unstaged_partitions__' in where -%}
             {%- set where = where | replace('__unstaged_partitions__', unstaged_partitions(relation)) -%}

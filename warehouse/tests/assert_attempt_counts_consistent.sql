@@ -14,21 +14,14 @@ attempts as (
     select staged.* from {{ ref('stg_assessments__attempts') }} as staged
     where
         staged.has_counts
-        and staged.built_at = (
-            select max(latest.built_at)
-            from {{ ref('stg_assessments__attempts') }} as latest
-        )
+        and {{ latest_build(ref('stg_assessments__attempts')) }}
 
 ),
 
 questions as (
 
     select flat.* from {{ ref('flat_assessments__attempt_questions') }} as flat
-    where
-        flat.built_at = (
-            select max(latest.built_at)
-            from {{ ref('flat_assessments__attempt_questions') }} as latest
-        )
+    where {{ latest_build(ref('flat_assessments__attempt_questions')) }}
 
 ),
 
