@@ -42,12 +42,7 @@
             or upstream_partitions.loaded_at > built_partitions.loaded_at
         order by upstream_partitions.kafka_date
     {%- endset -%}
-    {%- set dates = run_query(query).columns[0].values() -%}
-    {%- if dates | length == 0 -%}
-        false
-    {%- else -%}
-        kafka_date in ({% for d in dates %}'{{ d }}'{{ ", " if not loop.last }}{% endfor %})
-    {%- endif -%}
+    {{- kafka_date_filter(query) -}}
 {%- endmacro %}
 
 

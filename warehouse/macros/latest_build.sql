@@ -26,10 +26,5 @@
         where built_at = newest_built_at
         order by kafka_date
     {%- endset -%}
-    {%- set dates = run_query(query).columns[0].values() -%}
-    {%- if dates | length == 0 -%}
-        false
-    {%- else -%}
-        kafka_date in ({% for d in dates %}'{{ d }}'{{ ", " if not loop.last }}{% endfor %})
-    {%- endif -%}
+    {{- kafka_date_filter(query) -}}
 {%- endmacro %}

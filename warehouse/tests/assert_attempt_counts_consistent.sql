@@ -11,16 +11,16 @@ with
 
 attempts as (
 
-    select staged.* from {{ ref('stg_assessments__attempts') }} as staged
+    select * from {{ ref('stg_assessments__attempts') }}
     where
-        staged.has_counts
+        has_counts
         and {{ latest_build(ref('stg_assessments__attempts')) }}
 
 ),
 
 questions as (
 
-    select flat.* from {{ ref('flat_assessments__attempt_questions') }} as flat
+    select * from {{ ref('flat_assessments__attempt_questions') }}
     where {{ latest_build(ref('flat_assessments__attempt_questions')) }}
 
 ),

@@ -1,0 +1,143 @@
+"""The partition filters of warehouse/macros, rendered with Jinja as dbt renders them,
+with run_query answered by a fake: the SQL they send and the filters they return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jinja2
+import pytest
+
+from stack.config import PROJECT_ROOT
+
+MACROS = PROJECT_ROOT / "warehouse" / "macros"
+
+
+class Returned(Exception):  # noqa: N818 - dbt's return() ends a macro the same way
+    def __init__(self, value) -> None:
+        self.value = value
+
+
+@dataclass
+class Column:
+    rows: list[str]
+
+    def values(self) -> list[str]:
+        return self.rows
+
+
+@dataclass
+class Table:
+    columns: list[Column] = field(default_factory=list)
+    rows: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Dbt:
+    """The parts of dbt's context the macros use: every query returns ``dates``, and
+    `describe table extended` a table stored at ``location``."""
+
+    dates: list[str] = field(default_factory=list)
+    location: str = "hdfs://nn/raw"
+    execute: bool = True
+    where: str | None = None
+    variables: dict = field(default_factory=dict)
+    queries: list[str] = field(default_factory=list)
+
+    def run_query(self, sql: str) -> Table:
+        self.queries.append(sql)
+        if sql.startswith("describe table extended"):
+            return Table(rows=[("kafka_date", "string"), ("Location", self.location)])
+        return Table([Column(self.dates)])
+
+    def call(self, macro: str, *args) -> str:
+        def dbt_return(value):
+            raise Returned(value)
+
+        context = {
+            "run_query": self.run_query,
+            "execute": self.execute,
+            "return": dbt_return,
+            "var": lambda name, default=None: self.variables.get(name, default),
+            "config": {"where": self.where},
+        }
+        source = "\n".join(path.read_text() for path in sorted(MACROS.glob("*.sql")))
+        env = jinja2.Environment(extensions=["jinja2.ext.do"], undefined=jinja2.StrictUndefined)
+        module = env.from_string(source, globals=context).module
+        try:
+            out = getattr(module, macro)(*args)
+        except Returned as returned:
+            out = returned.value
+        return " ".join(str(out).split())
+
+
+def test_latest_build_lists_the_partitions_holding_the_newest_built_at():
+    dbt = Dbt(dates=["2018-01-10", "2018-01-12"])
+    assert dbt.call("latest_build", "flattened.flat") == (
+        "kafka_date in ('2018-01-10', '2018-01-12')"
+    )
+    (query,) = dbt.queries
+    flat = " ".join(query.split())
+    assert "from flattened.flat group by kafka_date" in flat
+    assert "max(max(built_at)) over () as newest_built_at" in flat
+    assert "where built_at = newest_built_at" in flat
+
+
+def test_latest_build_of_an_empty_table_selects_nothing():
+    assert Dbt(dates=[]).call("latest_build", "flattened.flat") == "false"
+
+
+def test_latest_build_at_parse_time_asks_nothing():
+    dbt = Dbt(execute=False)
+    assert dbt.call("latest_build", "flattened.flat") == "true"
+    assert dbt.queries == []
+
+
+@pytest.mark.parametrize(
+    ("loaded_at", "reads"),
+    [
+        pytest.param(None, "from binaryFile.`hdfs://nn/raw`", id="raw-from-file-listing"),
+        pytest.param("partition_loaded_at", "max(partition_loaded_at) as loaded_at", id="model"),
+    ],
+)
+def test_changed_partitions_compares_load_times_and_returns_literals(loaded_at, reads):
+    dbt = Dbt(dates=["2018-01-11"])
+    out = dbt.call("changed_partitions", "raw.attempts", loaded_at, "staging.stg")
+    assert out == "kafka_date in ('2018-01-11')"
+    query = " ".join(dbt.queries[-1].split())
+    assert reads in query
+    assert "from staging.stg group by kafka_date" in query
+    assert "or upstream_partitions.loaded_at > built_partitions.loaded_at" in query
+
+
+def test_changed_partitions_with_nothing_new_builds_nothing():
+    dbt = Dbt(dates=[])
+    assert dbt.call("changed_partitions", "staging.stg", "partition_loaded_at", "flat") == "false"
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        pytest.param(
+            {},
+            "(select * from flattened.flat where kafka_date in ('2018-01-10') and x > 0)"
+            " dbt_subquery",
+            id="latest-build",
+        ),
+        pytest.param(
+            {"test_everything": True},
+            "(select * from flattened.flat where true and x > 0) dbt_subquery",
+            id="test-everything",
+        ),
+    ],
+)
+def test_a_test_where_placeholder_becomes_the_latest_partitions(variables, expected):
+    dbt = Dbt(dates=["2018-01-10"], where="__latest_build__ and x > 0", variables=variables)
+    assert dbt.call("get_where_subquery", "flattened.flat") == expected
+    assert len(dbt.queries) == (0 if variables else 1)
+
+
+def test_a_test_without_where_reads_the_relation_itself():
+    dbt = Dbt(where=None)
+    assert dbt.call("get_where_subquery", "flattened.flat") == "flattened.flat"
+    assert dbt.queries == []
