@@ -62,7 +62,10 @@ class StackConfig:
     metastore_heap: str = "512m"
     thrift_driver_memory: str = "2g"
     spark_shuffle_partitions: int = 4
-    start_timeout_s: float = 120.0
+    # How long `stack up` waits for each service to answer its health check
+    # (``EDTRACK_START_TIMEOUT``, seconds). A service that exits is reported at once;
+    # this only bounds a slow start, and a busy 2-core machine needs over 2 minutes.
+    start_timeout_s: float = 300.0
     auth: str = "none"
     metastore_db: str = "derby"
     ldap_suffix: str = "dc=edtrack,dc=local"
@@ -243,6 +246,11 @@ def from_env(
     chosen_metastore = metastore or env.get("EDTRACK_METASTORE") or persisted.get("metastore")
     if chosen_metastore:
         kwargs["metastore_db"] = chosen_metastore.strip().lower()
+    if env.get("EDTRACK_START_TIMEOUT"):
+        timeout = _parse_int(env["EDTRACK_START_TIMEOUT"], "EDTRACK_START_TIMEOUT")
+        if timeout < 1:
+            raise UserError("EDTRACK_START_TIMEOUT must be at least 1 (seconds).")
+        kwargs["start_timeout_s"] = float(timeout)
     if env.get("EDTRACK_POSTGRES_BIN"):
         kwargs["postgres_bin"] = Path(env["EDTRACK_POSTGRES_BIN"])
     for attr, var in [

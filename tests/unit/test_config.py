@@ -43,6 +43,8 @@ def test_flags_win_over_environment(tmp_path: Path):
         pytest.param({"EDTRACK_PORT_OFFSET": "ten"}, "whole number", id="offset-not-a-number"),
         pytest.param({"EDTRACK_KAFKA_PORT": "70000"}, "outside 1-65535", id="port-too-big"),
         pytest.param({"EDTRACK_KAFKA_PORT": "10000"}, "same port", id="two-services-one-port"),
+        pytest.param({"EDTRACK_START_TIMEOUT": "soon"}, "whole number", id="timeout-not-a-number"),
+        pytest.param({"EDTRACK_START_TIMEOUT": "0"}, "at least 1", id="timeout-zero"),
     ],
 )
 def test_bad_settings_give_one_clear_sentence(env, fragment):
@@ -58,3 +60,8 @@ def test_client_env_points_dbt_at_the_thrift_port():
     assert env["EDTRACK_PORT_OFFSET"] == "3"
     # Read back, the exported variables give the same ports: the offset is not applied twice.
     assert dict(from_env(env).ports) == dict(config.ports)
+
+
+def test_start_timeout_comes_from_the_environment():
+    assert from_env({}).start_timeout_s == 300.0
+    assert from_env({"EDTRACK_START_TIMEOUT": "900"}).start_timeout_s == 900.0
