@@ -32,6 +32,19 @@ class Table:
     rows: list[tuple[str, str]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Relation:
+    schema: str
+    identifier: str
+    database: None = None
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.identifier}"
+
+
+FLAT = Relation("flattened", "flat")
+
+
 @dataclass
 class Dbt:
     """The parts of dbt's context the macros use: every query returns ``dates``, and
@@ -42,7 +55,12 @@ class Dbt:
     execute: bool = True
     where: str | None = None
     variables: dict = field(default_factory=dict)
+    missing: set[str] = field(default_factory=set)  # relations that do not exist
     queries: list[str] = field(default_factory=list)
+
+    def get_relation(self, database, schema: str, identifier: str):
+        name = f"{schema}.{identifier}"
+        return None if name in self.missing else Relation(schema, identifier)
 
     def run_query(self, sql: str) -> Table:
         self.queries.append(sql)
@@ -60,6 +78,7 @@ class Dbt:
             "return": dbt_return,
             "var": lambda name, default=None: self.variables.get(name, default),
             "config": {"where": self.where},
+            "adapter": self,
         }
         source = "\n".join(path.read_text() for path in sorted(MACROS.glob("*.sql")))
         env = jinja2.Environment(extensions=["jinja2.ext.do"], undefined=jinja2.StrictUndefined)
@@ -73,9 +92,7 @@ class Dbt:
 
 def test_latest_build_lists_the_partitions_holding_the_newest_built_at():
     dbt = Dbt(dates=["2018-01-10", "2018-01-12"])
-    assert dbt.call("latest_build", "flattened.flat") == (
-        "kafka_date in ('2018-01-10', '2018-01-12')"
-    )
+    assert dbt.call("latest_build", FLAT) == ("kafka_date in ('2018-01-10', '2018-01-12')")
     (query,) = dbt.queries
     flat = " ".join(query.split())
     assert "from flattened.flat group by kafka_date" in flat
@@ -84,12 +101,19 @@ def test_latest_build_lists_the_partitions_holding_the_newest_built_at():
 
 
 def test_latest_build_of_an_empty_table_selects_nothing():
-    assert Dbt(dates=[]).call("latest_build", "flattened.flat") == "false"
+    assert Dbt(dates=[]).call("latest_build", FLAT) == "false"
+
+
+def test_latest_build_of_a_table_not_built_yet_asks_nothing():
+    # A compile or lint before the first run: no query against a missing table.
+    dbt = Dbt(dates=["2018-01-10"], missing={"flattened.flat"})
+    assert dbt.call("latest_build", FLAT) == "true"
+    assert dbt.queries == []
 
 
 def test_latest_build_at_parse_time_asks_nothing():
     dbt = Dbt(execute=False)
-    assert dbt.call("latest_build", "flattened.flat") == "true"
+    assert dbt.call("latest_build", FLAT) == "true"
     assert dbt.queries == []
 
 
@@ -133,11 +157,11 @@ def test_changed_partitions_with_nothing_new_builds_nothing():
 )
 def test_a_test_where_placeholder_becomes_the_latest_partitions(variables, expected):
     dbt = Dbt(dates=["2018-01-10"], where="__latest_build__ and x > 0", variables=variables)
-    assert dbt.call("get_where_subquery", "flattened.flat") == expected
+    assert dbt.call("get_where_subquery", FLAT) == expected
     assert len(dbt.queries) == (0 if variables else 1)
 
 
 def test_a_test_without_where_reads_the_relation_itself():
     dbt = Dbt(where=None)
-    assert dbt.call("get_where_subquery", "flattened.flat") == "flattened.flat"
+    assert dbt.call("get_where_subquery", FLAT) == "flattened.flat"
     assert dbt.queries == []

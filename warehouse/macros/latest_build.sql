@@ -8,9 +8,15 @@
     other partition before reading a file: a filter on built_at itself cannot skip
     anything (Spark writes timestamps as INT96, which has no parquet statistics), and
     made tests on the largest tables scan them whole. Finding the dates reads the
-    built_at column alone, once. -#}
+    built_at column alone, once. `true` when the relation does not exist yet. -#}
 {% macro latest_build(relation) -%}
     {%- if not execute -%}
+        {{- return('true') -}}
+    {%- endif -%}
+    {%- if adapter.get_relation(
+        database=relation.database, schema=relation.schema, identifier=relation.identifier
+    ) is none -%}
+        {#- Not built yet (a compile or lint before the first run): nothing to ask. -#}
         {{- return('true') -}}
     {%- endif -%}
     {%- set query -%}
