@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ingestion.generate import generate, write
+from tests.reliability.warehouse import fingerprint_query
 
 MODELS = (
     "staging.stg_assessments__attempts",
@@ -25,28 +26,13 @@ MODELS = (
 
 
 def checksums(cli) -> dict[str, tuple[int, int]]:
-    """Row count and a hash of every row, per model.
-
-    built_at (when dbt wrote the row) is left out. Doubles are cast to float (about 7
-    significant digits) first: sums and averages in Spark depend on the order rows
-    arrive in, which differs between an incremental and a full build in the last bits
-    only, and rounding to a fixed number of decimals still splits two such values when
-    they straddle a rounding boundary.
-    """
+    """Row count and a hash of every row, per model (fingerprint_query: doubles cast
+    to float, as sums and averages differ between an incremental and a full build in
+    their last bits). built_at, when dbt wrote the row, differs by design: left out."""
     out = {}
     for model in MODELS:
-        columns = []
-        for col in cli.sql(f"describe table {model}"):
-            name, kind = col["col_name"], col["data_type"]
-            if not name or name.startswith("#"):
-                break
-            if name == "built_at":  # when the row was written: differs by design
-                continue
-            columns.append(f"cast({name} as float)" if kind == "double" else name)
-        row = cli.sql(
-            f"select count(*) as n, sum(cast(hash({', '.join(columns)}) as bigint)) as h "
-            f"from {model}"
-        )[0]
+        described = [(c["col_name"], c["data_type"]) for c in cli.sql(f"describe table {model}")]
+        row = cli.sql(fingerprint_query(model, described, {"built_at"}))[0]
         out[model] = (row["n"], row["h"])
     return out
 
