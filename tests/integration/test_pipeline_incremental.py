@@ -6,6 +6,7 @@ Lands its own data; after test_pipeline (file order) it adds to the data landed 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from ingestion.generate import generate, write
 from tests.reliability.warehouse import fingerprint_query
@@ -45,6 +46,22 @@ def loaded_at(cli) -> dict[str, str]:
     return {r["kafka_date"]: r["t"] for r in rows}
 
 
+def latest_build(cli, model: str) -> set[str]:
+    """The dates in the filter the latest_build macro gives for `model`, compiled
+    with no margin for a difference between the file system's and Spark's clocks."""
+    name = model.split(".")[1]
+    compiled = cli.dbt(
+        "compile",
+        "--quiet",
+        "--vars",
+        "{latest_build_margin_s: 0}",
+        "--inline",
+        f"select * from {{{{ ref('{name}') }}}} where {{{{ latest_build(ref('{name}')) }}}}",
+    ).stdout
+    assert "kafka_date in (" in compiled, compiled
+    return set(re.findall(r"'(\d{4}-\d\d-\d\d)'", compiled))
+
+
 def land(cli, records: list[dict], path) -> None:
     write(iter(records), path)
     cli.run("publish", str(path))
@@ -76,6 +93,8 @@ def test_new_data_rebuilds_only_its_partitions_and_full_refresh_agrees(cli, tmp_
             f"where built_at = (select max(built_at) from {model})"
         )
         assert {r["d"] for r in latest} == new_dates, model
+        # latest_build finds the same partitions from the file listing.
+        assert latest_build(cli, model) == new_dates, model
     stg_after = cli.sql("select count(*) as n from staging.stg_assessments__attempts")[0]["n"]
     assert stg_after - stg_before == len({r["keen_id"] for r in new})
 

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 
 import jinja2
 import pytest
+import yaml
 
 from stack.config import PROJECT_ROOT
 
 MACROS = PROJECT_ROOT / "warehouse" / "macros"
+PROJECT_VARS = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())["vars"]
 
 
 class Returned(Exception):  # noqa: N818 - dbt's return() ends a macro the same way
@@ -48,7 +50,8 @@ FLAT = Relation("flattened", "flat")
 @dataclass
 class Dbt:
     """The parts of dbt's context the macros use: every query returns ``dates``, and
-    `describe table extended` a table stored at ``location``."""
+    `describe table extended` a table stored at ``location``; ``var`` falls back on
+    dbt_project.yml's vars."""
 
     dates: list[str] = field(default_factory=list)
     location: str = "hdfs://nn/raw"
@@ -76,7 +79,7 @@ class Dbt:
             "run_query": self.run_query,
             "execute": self.execute,
             "return": dbt_return,
-            "var": lambda name, default=None: self.variables.get(name, default),
+            "var": lambda name, default=None: {**PROJECT_VARS, **self.variables}.get(name, default),
             "config": {"where": self.where},
             "adapter": self,
         }
@@ -90,14 +93,27 @@ class Dbt:
         return " ".join(str(out).split())
 
 
-def test_latest_build_lists_the_partitions_holding_the_newest_built_at():
-    dbt = Dbt(dates=["2018-01-10", "2018-01-12"])
-    assert dbt.call("latest_build", FLAT) == ("kafka_date in ('2018-01-10', '2018-01-12')")
-    (query,) = dbt.queries
-    flat = " ".join(query.split())
-    assert "from flattened.flat group by kafka_date" in flat
-    assert "max(max(built_at)) over () as newest_built_at" in flat
-    assert "where built_at = newest_built_at" in flat
+def test_latest_build_finds_the_partitions_from_the_file_listing():
+    dbt = Dbt(dates=["2018-01-12", "2018-01-10"], location="hdfs://nn/flat")
+    assert dbt.call("latest_build", FLAT) == ("kafka_date in ('2018-01-12', '2018-01-10')")
+    describe, newest, latest = (" ".join(query.split()) for query in dbt.queries)
+    assert describe == "describe table extended flattened.flat"
+    # The partition with the newest file, from the listing...
+    assert "from binaryFile.`hdfs://nn/flat`" in newest
+    assert newest.endswith("order by loaded_at desc limit 1")
+    # ...gives the built_at that every partition's newest file is compared with. Only
+    # that partition's rows are read.
+    assert "from binaryFile.`hdfs://nn/flat`" in latest
+    assert (
+        "where loaded_at >= ( select max(built_at) - interval 30 seconds"
+        " from flattened.flat where kafka_date = '2018-01-12' )"
+    ) in latest
+
+
+def test_latest_build_margin_comes_from_the_var():
+    dbt = Dbt(dates=["2018-01-12"], variables={"latest_build_margin_s": 5})
+    dbt.call("latest_build", FLAT)
+    assert "max(built_at) - interval 5 seconds" in dbt.queries[-1]
 
 
 def test_latest_build_of_an_empty_table_selects_nothing():
@@ -158,7 +174,7 @@ def test_changed_partitions_with_nothing_new_builds_nothing():
 def test_a_test_where_placeholder_becomes_the_latest_partitions(variables, expected):
     dbt = Dbt(dates=["2018-01-10"], where="__latest_build__ and x > 0", variables=variables)
     assert dbt.call("get_where_subquery", FLAT) == expected
-    assert len(dbt.queries) == (0 if variables else 1)
+    assert len(dbt.queries) == (0 if variables else 3)
 
 
 def test_a_test_without_where_reads_the_relation_itself():
