@@ -1,0 +1,59 @@
+"""dbt_project.yml's configs reach the nodes they are meant for, as dbt parses them
+(`dbt ls`: parsing only, no connection)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stack.config import PROJECT_ROOT
+
+DBT = Path(sys.executable).parent / "dbt"
+
+
+@pytest.fixture(scope="module")
+def listed(tmp_path_factory) -> tuple[list[dict], str]:
+    tmp = tmp_path_factory.mktemp("dbt-ls")
+    env = {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(PROJECT_ROOT / "profiles"),
+        # Its own target and logs: the project's target/ may belong to a running build.
+        "DBT_TARGET_PATH": str(tmp / "target"),
+        "DBT_LOG_PATH": str(tmp / "logs"),
+    }
+    result = subprocess.run(
+        [str(DBT), "ls", "--resource-type", "test", "--output", "json"]
+        + ["--output-keys", "name config depends_on"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    nodes = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return nodes, result.stdout
+
+
+def test_every_config_path_applies_to_something(listed):
+    # dbt only warns about a path that matches no node: the config is silently lost.
+    _, output = listed
+    assert "do not apply to any resources" not in output, output
+
+
+def test_the_flattened_tables_tests_check_the_latest_build(listed):
+    nodes, _ = listed
+    flattened = [
+        node
+        for node in nodes
+        if any(".flat_assessments__" in n for n in node["depends_on"]["nodes"])
+        and node["name"] != "assert_attempt_counts_consistent"  # its own filters
+    ]
+    assert len(flattened) == 11
+    unscoped = [n["name"] for n in flattened if n["config"].get("where") != "__latest_build__"]
+    assert unscoped == []
