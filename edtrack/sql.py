@@ -103,6 +103,11 @@ def run(
         rows = [tuple(r) for r in cursor.fetchall()]
         return Result(columns, rows)
     except (DatabaseError, OperationalError) as exc:
+        if "found TIMEDOUT" in str(exc):
+            raise UserError(
+                "The server cancelled the query: it ran longer than the statement timeout "
+                "(spark.sql.thriftServer.queryTimeout; EDTRACK_QUERY_TIMEOUT on the stack)."
+            ) from exc
         raise UserError(f"The query failed: {_server_message(exc)}") from exc
     finally:
         cursor.close()

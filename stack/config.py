@@ -66,6 +66,10 @@ class StackConfig:
     # (``EDTRACK_START_TIMEOUT``, seconds). A service that exits is reported at once;
     # this only bounds a slow start, and a busy 2-core machine needs over 2 minutes.
     start_timeout_s: float = 300.0
+    # The longest a statement may run on the Thrift Server before the server cancels it
+    # (``EDTRACK_QUERY_TIMEOUT``, seconds; 0: no limit). Spark keeps it per session, so a
+    # client may change it for its own session: a default, not a cap.
+    query_timeout_s: int = 0
     auth: str = "none"
     metastore_db: str = "derby"
     ldap_suffix: str = "dc=edtrack,dc=local"
@@ -251,6 +255,11 @@ def from_env(
         if timeout < 1:
             raise UserError("EDTRACK_START_TIMEOUT must be at least 1 (seconds).")
         kwargs["start_timeout_s"] = float(timeout)
+    if env.get("EDTRACK_QUERY_TIMEOUT"):
+        query_timeout = _parse_int(env["EDTRACK_QUERY_TIMEOUT"], "EDTRACK_QUERY_TIMEOUT")
+        if query_timeout < 0:
+            raise UserError("EDTRACK_QUERY_TIMEOUT must be 0 (no limit) or more (seconds).")
+        kwargs["query_timeout_s"] = query_timeout
     if env.get("EDTRACK_POSTGRES_BIN"):
         kwargs["postgres_bin"] = Path(env["EDTRACK_POSTGRES_BIN"])
     for attr, var in [

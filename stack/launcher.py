@@ -164,6 +164,7 @@ def template_context(config: StackConfig) -> dict[str, object]:
         "data_dir": str(config.service_dir("kafka") / "data"),
         "driver_memory": config.thrift_driver_memory,
         "shuffle_partitions": config.spark_shuffle_partitions,
+        "query_timeout_s": config.query_timeout_s,
         "metastore_db": config.metastore_db,
         "metastore_jdbc_url": config.metastore_jdbc_url,
         "metastore_db_user": config.postgres_user,
@@ -326,6 +327,13 @@ class Stack:
         hiveconf = {
             "hive.server2.thrift.bind.host": self.config.host,
             "hive.server2.thrift.port": str(self.config.ports["thrift"]),
+            # Statements run as the server's user, not as a proxy of the session's user.
+            # With Hive's default (true), closing a session closes the HDFS clients of its
+            # user, and the metastore client's shared state keeps one of them: every later
+            # write to a Hive serde table (dbt-spark's default format) fails with
+            # "Filesystem closed". Spark's executors never ran as the session user anyway.
+            # See docs/stack.md.
+            "hive.server2.enable.doAs": "false",
         }
         if self.config.auth == "ldap":
             # Spark 3.5's HiveServer2 binds to the directory as uid=<user>,<baseDN> with

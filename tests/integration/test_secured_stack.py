@@ -215,6 +215,25 @@ def test_edtrack_sql_logs_in_from_the_environment(cli, seeded):
     assert json.loads(result.stdout) == [{"who": seeded[0]}]
 
 
+def test_hive_serde_tables_take_writes_from_one_login_session_after_another(cli, seeded):
+    """dbt-spark's default format. Each `edtrack sql` is a session of its own, closed
+    before the next; with the server's old setting (doAs) the second insert failed with
+    "Filesystem closed" (docs/stack.md)."""
+    env = logged_in(seeded)
+    cli.run("sql", "drop table if exists default.serde_sessions", env=env)
+    cli.run("sql", "create table default.serde_sessions (n int)", env=env)
+    for n in (1, 2, 3):
+        cli.run("sql", f"insert into default.serde_sessions values ({n})", env=env)
+    result = cli.run(
+        "sql",
+        "--format",
+        "json",
+        "select sum(n) as total, count(*) as n_rows from default.serde_sessions",
+        env=env,
+    )
+    assert json.loads(result.stdout) == [{"total": 6, "n_rows": 3}]
+
+
 def dbt_debug(env: dict[str, str]) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [str(Path(sys.executable).parent / "dbt"), "debug"],

@@ -45,6 +45,10 @@ def test_flags_win_over_environment(tmp_path: Path):
         pytest.param({"EDTRACK_KAFKA_PORT": "10000"}, "same port", id="two-services-one-port"),
         pytest.param({"EDTRACK_START_TIMEOUT": "soon"}, "whole number", id="timeout-not-a-number"),
         pytest.param({"EDTRACK_START_TIMEOUT": "0"}, "at least 1", id="timeout-zero"),
+        pytest.param({"EDTRACK_QUERY_TIMEOUT": "1m"}, "whole number", id="query-timeout-unit"),
+        pytest.param(
+            {"EDTRACK_QUERY_TIMEOUT": "-5"}, "0 \\(no limit\\)", id="query-timeout-negative"
+        ),
     ],
 )
 def test_bad_settings_give_one_clear_sentence(env, fragment):
@@ -65,3 +69,8 @@ def test_client_env_points_dbt_at_the_thrift_port():
 def test_start_timeout_comes_from_the_environment():
     assert from_env({}).start_timeout_s == 300.0
     assert from_env({"EDTRACK_START_TIMEOUT": "900"}).start_timeout_s == 900.0
+
+
+def test_query_timeout_comes_from_the_environment():
+    assert from_env({}).query_timeout_s == 0
+    assert from_env({"EDTRACK_QUERY_TIMEOUT": "120"}).query_timeout_s == 120

@@ -1,9 +1,11 @@
 import datetime as dt
 import decimal
 import json
+import re
 
 import pytest
 
+from edtrack import sql
 from edtrack.errors import UserError
 from edtrack.sql import Result, render
 
@@ -46,3 +48,46 @@ def test_table_shows_nulls_and_aligns_columns():
 def test_unknown_format_is_a_clear_error():
     with pytest.raises(UserError, match="choose one of table, csv, json"):
         render(RESULT, "xml")
+
+
+class _Cursor:
+    """A PyHive cursor whose statement the server ended with ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def execute(self, statement, parameters=None):
+        raise self.error
+
+    def close(self):
+        pass
+
+
+class _Connection:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def cursor(self):
+        return _Cursor(self.error)
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        pytest.param(
+            "Expected state FINISHED, but found TIMEDOUT",
+            "ran longer than the statement timeout",
+            id="server-timeout",
+        ),
+        pytest.param(
+            "[TABLE_OR_VIEW_NOT_FOUND] nope",
+            "The query failed: [TABLE_OR_VIEW_NOT_FOUND]",
+            id="other",
+        ),
+    ],
+)
+def test_server_errors_are_one_sentence(message, expected):
+    from pyhive.exc import OperationalError
+
+    with pytest.raises(UserError, match=re.escape(expected)):
+        sql.run(_Connection(OperationalError(message)), "select 1")

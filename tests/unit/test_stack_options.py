@@ -143,6 +143,13 @@ def test_thrift_server_without_auth_has_no_ldap_settings(tmp_path: Path):
     assert not any("authentication" in key for key in conf)
 
 
+@pytest.mark.parametrize("auth", ["none", "ldap"])
+def test_thrift_server_runs_statements_as_its_own_user(tmp_path: Path, auth):
+    # Impersonation closed HDFS clients the shared Hive client still used (docs/stack.md).
+    conf = hiveconf(Stack(from_env({}, state_dir=tmp_path, auth=auth)).thrift_cmd())
+    assert conf["hive.server2.enable.doAs"] == "false"
+
+
 def test_postgres_listens_on_loopback_tcp_only(tmp_path: Path, fake_postgres: Path):
     config = from_env(
         {"EDTRACK_PORT_OFFSET": "14000", "EDTRACK_POSTGRES_BIN": str(fake_postgres)},

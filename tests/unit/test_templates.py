@@ -84,3 +84,29 @@ def test_kafka_cluster_ids_are_22_urlsafe_characters_and_random():
         and set(i) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
         for i in ids
     )
+
+
+def spark_defaults(path: Path) -> dict[str, str]:
+    pairs = (
+        line.split(None, 1)
+        for line in path.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    return {k: v.strip() for k, v in pairs}
+
+
+@pytest.mark.parametrize(
+    ("env", "timeout"),
+    [
+        pytest.param({}, "0", id="no-limit-by-default"),
+        pytest.param({"EDTRACK_QUERY_TIMEOUT": "90"}, "90", id="operator-limit"),
+    ],
+)
+def test_the_thrift_server_serves_any_dbt_project(tmp_path: Path, env, timeout):
+    """Hive serde tables with dynamic partitions, statements on the background pool
+    (dbt's query_timeout), and the operator's statement timeout (docs/stack.md)."""
+    render_configs(from_env(env, state_dir=tmp_path))
+    conf = spark_defaults(tmp_path / "spark/conf/spark-defaults.conf")
+    assert conf["spark.hadoop.hive.exec.dynamic.partition.mode"] == "nonstrict"
+    assert conf["spark.sql.hive.thriftServer.async"] == "true"
+    assert conf["spark.sql.thriftServer.queryTimeout"] == timeout
