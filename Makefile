@@ -12,12 +12,14 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 
 .PHONY: packages setup demo test unit integration reliability lint bench stack-up stack-down clean
 
-# Debian packages (as root, once): a Java 17 JDK and Maven for the stack; slapd and
-# ldap-utils (the stack's own LDAP directory, `stack up --auth ldap`) and postgresql (the
-# stack's own metastore database, `stack up --metastore postgres`), which `make test`
-# needs too. Installed only when missing, without starting their system services.
+# Debian packages: a Java 17 JDK and Maven for the stack; slapd and ldap-utils (the
+# stack's own LDAP directory, `stack up --auth ldap`), postgresql (the stack's own
+# metastore database, `stack up --metastore postgres`) and kcat (the benchmark's peer),
+# which `make test` needs too. `make demo` and `make test` install them when missing,
+# without starting their system services; not as root, they stop at once and say the
+# one command to run.
 packages:
-	.ci/install-packages
+	@.ci/install-packages
 
 # Set-up: a virtualenv in .venv with the pinned packages, the project installed editable.
 $(BIN)/edtrack: pyproject.toml
@@ -32,13 +34,13 @@ setup: $(BIN)/edtrack
 
 # One command, end to end: stack up, generate or take INPUT, publish, land, dbt build,
 # answer client questions. Leaves the stack running.
-demo: setup
+demo: packages setup
 	$(BIN)/edtrack demo $(if $(INPUT),--input "$(INPUT)",--count $(DEMO_COUNT))
 
 # The whole suite: unit tests, then integration tests against private stacks that the
 # tests start on their own ports and state dirs, and stop at the end (one of them with
-# LDAP auth and a PostgreSQL metastore: see `make packages`).
-test: setup
+# LDAP auth and a PostgreSQL metastore).
+test: packages setup
 	$(BIN)/ruff check edtrack ingestion stack tests bench
 	$(BIN)/pytest tests
 

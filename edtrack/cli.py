@@ -33,6 +33,14 @@ class Context:
         self._metastore: str | None = None
         self._config = None
 
+    def late_options(self, state_dir: str | None = None, port_offset: int | None = None) -> None:
+        """The global options given after the subcommand (they win over those before)."""
+        if state_dir is not None:
+            self._state_dir = state_dir
+        if port_offset is not None:
+            self._port_offset = port_offset
+        self._config = None
+
     def choose(self, auth: str | None, metastore: str | None) -> None:
         """Flags of 'stack up' (win over EDTRACK_AUTH / EDTRACK_METASTORE and stack.json)."""
         self._auth, self._metastore = auth, metastore
@@ -159,7 +167,8 @@ def stack_down(obj: Context, wipe: bool) -> None:
     """Stop exactly the processes 'stack up' started; keep the data unless --wipe."""
     from stack.launcher import Stack
 
-    stopped = Stack(obj.stack, log=lambda m: click.echo(f"stack: {m}", err=True)).down(wipe=wipe)
+    launcher = Stack(obj.stack, log=lambda m: click.echo(f"stack: {m}", err=True))
+    stopped = launcher.down_as_asked(wipe=wipe)
     if not stopped:
         click.echo("stack: nothing was running", err=True)
 
@@ -370,12 +379,28 @@ def profile(file: str, fmt: str, output: str | None, exact_distinct: int) -> Non
     "--rejects",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Where rejected records go (default: FILE.rejects.jsonl).",
+    help="Where rejected records go (default: FILE.rejects.jsonl beside FILE; an existing "
+    "file is kept and the next free name FILE.rejects.N.jsonl used).",
 )
 @click.option(
     "--resume",
     is_flag=True,
-    help="Send only the records of FILE not yet on the topic (by file name and index).",
+    help="Send only the records of FILE not yet on the topic; records already there under "
+    "FILE's name must have the same content, or nothing is sent.",
+)
+@click.option(
+    "--path",
+    "array_path",
+    default=None,
+    help="The records are the array under this key of a JSON object (e.g. attempts).",
+)
+@click.option(
+    "--max-message-bytes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Larger records go to the rejects file (default: the broker's 1 MiB; also "
+    "EDTRACK_MAX_MESSAGE_BYTES). Raise the topic's max.message.bytes and the lander's "
+    "--max-message-bytes with it.",
 )
 @click.pass_obj
 def publish(
@@ -386,10 +411,18 @@ def publish(
     strict: bool,
     rejects: str | None,
     resume: bool,
+    array_path: str | None,
+    max_message_bytes: int | None,
 ) -> None:
     """Publish FILE (export JSON array, JSON Lines, gzip, or - for stdin) to Kafka."""
 
-    from ingestion.publish import PublishConfig, PublishFailed, already_published, source_name
+    from ingestion.publish import (
+        PublishConfig,
+        PublishFailed,
+        already_published,
+        plan_resume,
+        source_name,
+    )
     from ingestion.publish import publish as run_publish
 
     config = PublishConfig(
@@ -398,11 +431,20 @@ def publish(
         partitions=partitions,
         strict=strict,
         rejects_path=Path(rejects) if rejects else None,
+        array_path=array_path,
+        max_message_bytes=max_message_bytes or _max_message_bytes(),
     )
     skip: set[int] = set()
     if resume:
-        skip = already_published(config.bootstrap, topic, source_name(file))
-        click.echo(f"resume: {len(skip):,} records of {file} are already on {topic}", err=True)
+        if file == "-":
+            raise UserError("--resume needs a file: standard input cannot be read twice.")
+        on_topic = already_published(config.bootstrap, topic, source_name(file))
+        skip = plan_resume(file, topic, on_topic)
+        click.echo(
+            f"resume: {len(skip):,} records of {file} are already on {topic} with the same "
+            "content; sending the others",
+            err=True,
+        )
     with file_progress(file, "publish") as progress:
         try:
             summary = run_publish(file, config, progress=progress, skip=skip)
@@ -410,6 +452,26 @@ def publish(
             click.echo(failed.summary.line(), err=True)
             raise
     click.echo(summary.line())
+    if summary.rejected:
+        click.echo(f"{summary.rejected:,} record(s) rejected: see {summary.rejects_path}", err=True)
+
+
+def _max_message_bytes() -> int:
+    """EDTRACK_MAX_MESSAGE_BYTES, or the default both publish and land share."""
+    from ingestion.envelope import MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES_ENV
+
+    value = os.environ.get(MAX_MESSAGE_BYTES_ENV)
+    if not value:
+        return MAX_MESSAGE_BYTES
+    try:
+        number = int(value)
+    except ValueError:
+        raise UserError(
+            f"{MAX_MESSAGE_BYTES_ENV} must be a whole number of bytes, not {value!r}."
+        ) from None
+    if number < 1:
+        raise UserError(f"{MAX_MESSAGE_BYTES_ENV} must be at least 1 (bytes).")
+    return number
 
 
 def land_options(command):
@@ -426,9 +488,9 @@ def land_options(command):
         click.option(
             "--max-message-bytes",
             type=click.IntRange(min=1),
-            default=1024 * 1024,
-            show_default=True,
-            help="Larger messages are quarantined.",
+            default=None,
+            help="Larger messages are quarantined (default: 1 MiB, or "
+            "EDTRACK_MAX_MESSAGE_BYTES as for publish).",
         ),
         click.option(
             "--root", default=DEFAULT_ROOT, show_default=True, help="HDFS folder of the raw tables."
@@ -510,7 +572,7 @@ def _land_config(obj: Context, topic: str, root: str, schema: str, **tuning):
         batch_records=tuning.get("batch_records", landing.LandConfig.batch_records),
         batch_bytes=tuning.get("batch_bytes", landing.LandConfig.batch_bytes),
         batch_age_s=tuning.get("batch_age", landing.LandConfig.batch_age_s),
-        max_message_bytes=tuning.get("max_message_bytes", landing.LandConfig.max_message_bytes),
+        max_message_bytes=tuning.get("max_message_bytes") or _max_message_bytes(),
         status_path=landing.status_path(cfg.run_dir, topic, root),
         # Reliability testing only: SIGKILL the lander at a named step of a flush.
         fault=landing.FaultPoint.parse(fault) if (fault := os.environ.get(FAULT_ENV)) else None,
@@ -577,23 +639,35 @@ def report(obj: Context, output: str) -> None:
     "-f",
     "--file",
     "sql_file",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Read the statement from a file.",
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+    help="Read the statement from a file ('-': standard input).",
 )
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
+@click.option("--verbose", is_flag=True, help="On a server error, print all the server said.")
 @click.pass_obj
-def sql_command(obj: Context, statement: str | None, sql_file: str | None, fmt: str) -> None:
-    """Run one SQL statement through the Spark Thrift Server and print the result."""
+def sql_command(
+    obj: Context, statement: str | None, sql_file: str | None, fmt: str, verbose: bool
+) -> None:
+    """Run one SQL statement (STATEMENT, '-' for standard input, or -f FILE) through the
+    Spark Thrift Server and print the result."""
     from edtrack import sql
 
-    if sql_file:
+    if statement and sql_file:
+        raise UserError("Give a SQL statement or -f FILE, not both.")
+    if sql_file == "-" or statement == "-":
+        statement = sys.stdin.read()
+    elif sql_file:
         statement = Path(sql_file).read_text()
     if not statement or not statement.strip():
-        raise UserError("Give a SQL statement or -f FILE.")
+        raise UserError("Give a SQL statement, '-' to read it from standard input, or -f FILE.")
     statement = statement.strip().rstrip(";")
     connection = obj.connect_sql()
     try:
         result = sql.run(connection, statement)
+    except sql.QueryFailed as failed:
+        if verbose:
+            failed.detail = failed.server_text
+        raise
     finally:
         connection.close()
     click.echo(sql.render(result, fmt))
@@ -615,6 +689,51 @@ def demo(obj: Context, input_path: str | None, count: int, seed: int) -> None:
     from edtrack.demo import run_demo
 
     run_demo(obj.stack, input_path, count, seed)
+
+
+# --- the global options, also after a subcommand ---------------------------------------
+
+
+def _set_state_dir(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.find_object(Context).late_options(state_dir=value)
+
+
+def _set_port_offset(ctx: click.Context, _param: click.Parameter, value: int | None) -> None:
+    if value is not None:
+        ctx.find_object(Context).late_options(port_offset=value)
+
+
+def _global_options() -> list[click.Option]:
+    """`edtrack stack down --port-offset 3000` as well as `edtrack --port-offset 3000
+    stack down`: the same options on every command, shown in its help."""
+    return [
+        click.Option(
+            ["--state-dir"],
+            type=click.Path(file_okay=False),
+            expose_value=False,
+            callback=_set_state_dir,
+            help="As 'edtrack --state-dir': where the local stack keeps its state.",
+        ),
+        click.Option(
+            ["--port-offset"],
+            type=int,
+            expose_value=False,
+            callback=_set_port_offset,
+            help="As 'edtrack --port-offset': shift every default port.",
+        ),
+    ]
+
+
+def _add_global_options(group: click.Group) -> None:
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _add_global_options(command)
+        else:
+            command.params.extend(_global_options())
+
+
+_add_global_options(main)
 
 
 if __name__ == "__main__":

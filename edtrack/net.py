@@ -20,9 +20,27 @@ def split_hostport(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def require_kafka(bootstrap: str) -> None:
-    """Fail at once, in one sentence, when no broker listens (clients retry for 30 s)."""
+# How long a program on the Kafka port has to answer Kafka's own handshake.
+KAFKA_HANDSHAKE_S = 5.0
+
+
+def require_kafka(bootstrap: str, handshake_s: float = KAFKA_HANDSHAKE_S) -> None:
+    """Fail at once, in one sentence, when no broker listens (clients retry for 30 s),
+    and within ``handshake_s`` when what listens does not speak Kafka."""
     if not any(port_open(*split_hostport(a.strip())) for a in bootstrap.split(",")):
         raise ServiceUnavailable(
             f"No Kafka broker answers at {bootstrap}: start the stack with 'edtrack stack up'."
         )
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        KafkaAdminClient(
+            bootstrap_servers=bootstrap, bootstrap_timeout_ms=int(handshake_s * 1000)
+        ).close()
+    except KafkaError as exc:
+        raise ServiceUnavailable(
+            f"Something listens at {bootstrap} but does not answer as a Kafka broker within "
+            f"{handshake_s:.0f} s ({type(exc).__name__}): check the address "
+            "(EDTRACK_KAFKA_PORT, --port-offset) or the broker's log."
+        ) from None

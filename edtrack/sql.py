@@ -12,6 +12,7 @@ import decimal
 import io
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -103,22 +104,61 @@ def run(
         rows = [tuple(r) for r in cursor.fetchall()]
         return Result(columns, rows)
     except (DatabaseError, OperationalError) as exc:
-        if "found TIMEDOUT" in str(exc):
-            raise UserError(
+        text = _server_text(exc)
+        if "found TIMEDOUT" in text:
+            raise QueryFailed(
                 "The server cancelled the query: it ran longer than the statement timeout "
-                "(spark.sql.thriftServer.queryTimeout; EDTRACK_QUERY_TIMEOUT on the stack)."
+                "(spark.sql.thriftServer.queryTimeout; EDTRACK_QUERY_TIMEOUT on the stack).",
+                server_text=text,
             ) from exc
-        raise UserError(f"The query failed: {_server_message(exc)}") from exc
+        raise QueryFailed(f"The query failed: {server_error(text)}", server_text=text) from exc
     finally:
         cursor.close()
 
 
-def _server_message(exc: Exception) -> str:
+class QueryFailed(UserError):
+    """The server refused or aborted a statement; ``server_text`` is all it said."""
+
+    def __init__(self, message: str, *, server_text: str) -> None:
+        super().__init__(message)
+        self.server_text = server_text
+
+
+def _server_text(exc: Exception) -> str:
     status = getattr(exc.args[0], "status", None) if exc.args else None
-    message = getattr(status, "errorMessage", None) or str(exc)
-    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    # Spark puts the error class on line one and the useful part after it.
-    return " ".join(line for line in lines[:4] if not line.startswith("at "))[:600]
+    return (getattr(status, "errorMessage", None) or str(exc)).strip()
+
+
+# A Java exception's class before its message: "org.apache.spark.sql.AnalysisException: ".
+_JAVA_CLASS = re.compile(r"(?:[A-Za-z_$][\w$]*\.)+([A-Z][\w$]*): ?")
+# Where Spark's message ends and what it adds for developers begins: a stack frame, the
+# query plan ('Project, +- ...), or the SQL text with a caret (== SQL ==).
+_DEVELOPER_PART = re.compile(r"^\s*(at |'|\+-|:-|== |\.\.\. \d+ more)")
+_POSITION = re.compile(r"line \d+,? pos \d+")
+
+
+def server_error(text: str) -> str:
+    """What a user needs of a server error: the error class (``[TABLE_OR_VIEW_NOT_FOUND]``)
+    or the innermost exception's name, its first line of message and the position in
+    the statement; no Java package names, stack frames or query plans."""
+    lines = []
+    for line in text.removeprefix("Error running query: ").splitlines():
+        if _DEVELOPER_PART.match(line):
+            break
+        lines.append(line)
+    head = "\n".join(lines)
+    matches = list(_JAVA_CLASS.finditer(head))
+    if not matches:
+        return " ".join(line.strip() for line in lines if line.strip())[:500]
+    last = matches[-1]
+    rest = [line.strip() for line in head[last.end() :].splitlines() if line.strip()]
+    message = rest[0] if rest else ""
+    if not message.startswith("["):
+        message = f"{last.group(1)}: {message}".rstrip(": ")
+    position = _POSITION.search(head)
+    if position and position.group(0) not in message:
+        message = f"{message.rstrip(';').rstrip()} ({position.group(0)})"
+    return message.rstrip(";")[:500]
 
 
 def _jsonable(value: Any) -> Any:
@@ -127,6 +167,15 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return value
+
+
+def _alignment(rows: Sequence[tuple[Any, ...]], column: int) -> str:
+    """Numbers right-aligned, as in every SQL client; text (and mixed columns) left."""
+    values = [row[column] for row in rows if row[column] is not None]
+    numeric = values and all(
+        isinstance(v, int | float | decimal.Decimal) and not isinstance(v, bool) for v in values
+    )
+    return "right" if numeric else "left"
 
 
 def render(result: Result, fmt: str) -> str:
@@ -151,5 +200,6 @@ def render(result: Result, fmt: str) -> str:
             tablefmt="simple",
             missingval="NULL",
             disable_numparse=True,
+            colalign=[_alignment(result.rows, i) for i in range(len(result.columns))],
         )
     raise UserError(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")

@@ -22,6 +22,11 @@ import orjson
 
 RAW = "raw"
 QUARANTINE = "quarantine"
+# The largest message, by default, for every side: the publisher rejects larger records,
+# the lander quarantines larger messages, and Kafka's own default (message.max.bytes)
+# is 1 MiB plus a batch header. EDTRACK_MAX_MESSAGE_BYTES changes it for both commands.
+MAX_MESSAGE_BYTES = 1024 * 1024
+MAX_MESSAGE_BYTES_ENV = "EDTRACK_MAX_MESSAGE_BYTES"
 OFFSET_DIGITS = 20
 _NAME = re.compile(
     r"^(?P<topic>.+)\+(?P<partition>\d+)\+(?P<first>\d+)\+(?P<last>\d+)"

@@ -71,7 +71,13 @@ from ingestion.catalog import (
     Catalog,
     Tables,
 )
-from ingestion.envelope import LandedFile, classify, envelope, partition_date
+from ingestion.envelope import (
+    MAX_MESSAGE_BYTES,
+    LandedFile,
+    classify,
+    envelope,
+    partition_date,
+)
 from ingestion.publish import DEFAULT_TOPIC
 
 PARTITION_DIR_PREFIX = "kafka_date="
@@ -204,7 +210,7 @@ class LandConfig:
     batch_records: int = 20_000
     batch_bytes: int = 64 * 1024 * 1024
     batch_age_s: float = 10.0
-    max_message_bytes: int = 1024 * 1024
+    max_message_bytes: int = MAX_MESSAGE_BYTES
     # Parts are staged in parallel: each HDFS close waits ~0.5 s for the DataNode's
     # block report (hdfs-native's retry interval), so one thread would cap throughput.
     # A backfill batch has one part per date (~70 for ten weeks of attempts): enough

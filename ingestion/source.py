@@ -2,7 +2,9 @@
 
 Accepted layouts, detected from the bytes (not the file name): the published export
 (one JSON array, possibly a single multi-MB line), JSON Lines, and gzip of either;
-``-`` reads standard input. Memory stays bounded by the largest single record.
+``-`` reads standard input. An array inside a JSON object is read with ``array_path``
+(``{"attempts": [...]}``: ``attempts``); a JSON object without it is an error that
+names its arrays. Memory stays bounded by the largest single record.
 """
 
 from __future__ import annotations
@@ -33,18 +35,27 @@ class InputRecord:
     index: int  # 0-based position among the input's records
     value: Any = None
     error: str | None = None
-    raw: str | None = None  # the offending text, for the rejects file
+    raw: bytes | None = None  # the offending bytes, for the rejects file
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
 
+class InputBroken(UserError):
+    """The input stops being valid JSON after ``index`` records."""
+
+    def __init__(self, message: str, index: int) -> None:
+        super().__init__(message)
+        self.index = index
+
+
 class Input:
     """An opened input; ``bytes_read`` follows the underlying (compressed) file."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, array_path: str | None = None) -> None:
         self.name = "-" if str(path) == "-" else str(path)
+        self.array_path = array_path
         if self.name == "-":
             self._raw: BinaryIO = sys.stdin.buffer
             self.size: int | None = None
@@ -67,7 +78,14 @@ class Input:
         head = self.stream.peek(64 * 1024).lstrip(b" \t\r\n")
         if not head:
             return "empty"
-        return "array" if head[:1] == b"[" else "jsonl"
+        if self.array_path is not None or head[:1] == b"[":
+            return "array"
+        # One JSON object over several lines (pretty-printed), not JSON Lines: its first
+        # line opens something ("{", '{"attempts": [') where a JSON Lines record closes.
+        first_line, newline, _ = head.partition(b"\n")
+        if head[:1] == b"{" and newline and first_line.rstrip()[-1:] in (b"{", b"[", b",", b":"):
+            return "object"
+        return "jsonl"
 
     @property
     def bytes_read(self) -> int:
@@ -79,27 +97,53 @@ class Input:
     def records(self) -> Iterator[InputRecord]:
         if self.layout == "array":
             yield from self._array_records()
+        elif self.layout == "object":
+            raise UserError(self._describe_object())
         elif self.layout == "jsonl":
             yield from self._jsonl_records()
 
     def _array_records(self) -> Iterator[InputRecord]:
         index = 0
+        prefix = f"{self.array_path}.item" if self.array_path else "item"
         try:
-            for value in ijson.items(self.stream, "item", use_float=True):
+            for value in ijson.items(self.stream, prefix, use_float=True):
                 if isinstance(value, dict):
                     yield InputRecord(index, value)
                 else:
                     yield InputRecord(
                         index,
                         error=f"array element is a {_type_name(value)}, not an object",
-                        raw=json.dumps(value),
+                        raw=json.dumps(value).encode(),
                     )
                 index += 1
         except ijson.JSONError as exc:
-            raise UserError(
-                f"{self.name} is not valid JSON after record {index} ({exc}); "
-                "fix the file or export it again."
+            raise InputBroken(
+                f"{self.name} is not valid JSON after record {index} ({exc}).", index
             ) from None
+        if index == 0 and self.array_path:
+            raise UserError(f"{self.name} has no array of records at {self.array_path!r}.")
+
+    def _describe_object(self) -> str:
+        """One sentence on a JSON object given as input: its arrays, to pick with --path."""
+        arrays: dict[str, int] = {}
+        try:
+            for prefix, event, _ in ijson.parse(self.stream):
+                if event == "start_array" and "." not in prefix and prefix:
+                    arrays[prefix] = 0
+                elif event in ("start_map", "string", "number", "boolean", "null"):
+                    owner = prefix.removesuffix(".item")
+                    if prefix.endswith(".item") and owner in arrays:
+                        arrays[owner] += 1
+        except ijson.JSONError:
+            return f"{self.name} starts like a JSON object but is not valid JSON; check the file."
+        if not arrays:
+            return f"{self.name} is one JSON object, not records: export the attempts array."
+        listed = ", ".join(f"{key!r} ({n:,} elements)" for key, n in arrays.items())
+        best = max(arrays, key=arrays.__getitem__)
+        return (
+            f"{self.name} is one JSON object, not an array of records or JSON Lines; its "
+            f"arrays: {listed}. Publish one with --path {best}."
+        )
 
     def _jsonl_records(self) -> Iterator[InputRecord]:
         index = 0
@@ -110,20 +154,14 @@ class Input:
             try:
                 value = _loads(line)
             except ValueError as exc:
-                yield InputRecord(
-                    index,
-                    error=f"line is not valid JSON ({exc})",
-                    raw=line.decode("utf-8", "replace"),
-                )
+                yield InputRecord(index, error=f"line is not valid JSON ({exc})", raw=line)
                 index += 1
                 continue
             if isinstance(value, dict):
                 yield InputRecord(index, value)
             else:
                 yield InputRecord(
-                    index,
-                    error=f"line holds a {_type_name(value)}, not an object",
-                    raw=line.decode("utf-8", "replace"),
+                    index, error=f"line holds a {_type_name(value)}, not an object", raw=line
                 )
             index += 1
 

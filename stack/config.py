@@ -174,6 +174,7 @@ class StackConfig:
             **{f"EDTRACK_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
             "DBT_THRIFT_HOST": self.host,
             "DBT_THRIFT_PORT": str(self.ports["thrift"]),
+            "DBT_PROFILES_DIR": str(PROJECT_ROOT / "profiles"),
         }
 
 
@@ -193,10 +194,21 @@ def load_settings(state_dir: Path) -> dict[str, str]:
     return {k: str(v) for k, v in data.items() if k in ("auth", "metastore")}
 
 
+def load_ports(state_dir: Path) -> dict[str, int]:
+    """The ports the last `stack up` on ``state_dir`` used; {} if none were saved."""
+    path = settings_path(state_dir)
+    try:
+        ports = json.loads(path.read_text()).get("ports", {})
+    except (FileNotFoundError, ValueError, AttributeError):
+        return {}
+    return {str(k): int(v) for k, v in ports.items()} if isinstance(ports, dict) else {}
+
+
 def save_settings(config: StackConfig) -> None:
     path = settings_path(config.state_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config.settings(), indent=2) + "\n")
+    saved = {**config.settings(), "ports": dict(config.ports)}
+    path.write_text(json.dumps(saved, indent=2) + "\n")
 
 
 def _parse_int(value: str, name: str) -> int:

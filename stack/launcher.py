@@ -32,7 +32,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from edtrack.errors import UserError
 from stack import health, jars, ldap, process
-from stack.config import StackConfig, load_settings, save_settings
+from stack.config import StackConfig, load_ports, load_settings, save_settings
 from stack.secrets_file import password, write_private
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -607,6 +607,10 @@ class Stack:
                     f"(EDTRACK_PORT_OFFSET or EDTRACK_{service.port_name.upper()}_PORT)."
                 ) from None
 
+    def _is_running(self, service: Service) -> bool:
+        record = process.read_record(self.config.run_dir, service.name)
+        return process.live_process(record) is not None
+
     def _start(self, service: Service) -> process.ProcessRecord | None:
         record = process.read_record(self.config.run_dir, service.name)
         if process.live_process(record) is not None:
@@ -660,41 +664,81 @@ class Stack:
         ]
 
     def _check_settings(self) -> None:
-        """Refuse to change auth or metastore under a running stack."""
+        """Refuse to change auth, metastore or ports under a running stack."""
+        running = self.running()
+        if not running:
+            return
         before = load_settings(self.config.state_dir)
         wanted = self.config.settings()
-        running = self.running()
-        if running and before and before != wanted:
+        if before and before != wanted:
             was = ", ".join(f"{k} {v}" for k, v in before.items())
             now = ", ".join(f"{k} {v}" for k, v in wanted.items())
             raise UserError(
                 f"The stack in {self.config.state_dir} runs with {was}; stop it first "
                 f"('edtrack stack down') to start it with {now}."
             )
+        self._refuse_other_ports(
+            running,
+            "it was left alone; use those ports, stop it first with the same offset "
+            "('edtrack stack down'), or give this one its own --state-dir.",
+        )
+
+    def _refuse_other_ports(self, running: list[str], advice: str) -> None:
+        """One sentence when the stack running from the state dir uses other ports."""
+        ports = load_ports(self.config.state_dir)
+        if not running or not ports or ports == dict(self.config.ports):
+            return
+        offset = ports["kafka"] - 9092 if "kafka" in ports else None
+        shown = ", ".join(f"{name} {ports[name]}" for name in running if name in ports)
+        raise UserError(
+            f"A stack already runs from {self.config.state_dir} on other ports ({shown}"
+            + (f"; port offset {offset}" if offset is not None else "")
+            + f"): {advice}"
+        )
+
+    def down_as_asked(self, wipe: bool = False) -> list[str]:
+        """`stack down` from the command line: refuses, stopping nothing, when the stack
+        of the state dir runs on other ports than the ones asked for."""
+        ports = load_ports(self.config.state_dir)
+        offset = ports["kafka"] - 9092 if "kafka" in ports else 0
+        self._refuse_other_ports(
+            self.running(),
+            f"nothing was stopped; to stop it: edtrack stack down --port-offset {offset}",
+        )
+        return self.down(wipe=wipe)
+
+    def _check_ports_before_starting(self, services: tuple[Service, ...]) -> None:
+        """Every port a service still to start needs is free, before anything starts."""
+        for service in services:
+            if not self._is_running(service):
+                self._check_port_free(service)
 
     def up(self) -> None:
         t0 = time.monotonic()
         self._check_settings()
+        services = self.services
+        self._check_ports_before_starting(services)
         self.prepare()
         save_settings(self.config)
-        services = self.services
         deadline = time.monotonic() + self.config.start_timeout_s
         healthy: set[str] = set()
         by_name = {s.name: s for s in services}
+        started: list[str] = []  # by this call: a failed start stops these, nothing else
         try:
             for service in services:
                 for dep in service.requires:
                     if dep not in healthy:
                         self._wait_healthy(by_name[dep], deadline)
                         healthy.add(dep)
-                self._start(service)
+                if self._start(service) is not None:
+                    started.append(service.name)
             for service in services:
                 if service.name not in healthy:
                     self._wait_healthy(service, deadline)
                     healthy.add(service.name)
                     self.log(f"{service.name}: healthy")
-        except UserError:
-            self.down()
+        except (UserError, KeyboardInterrupt):
+            self.down(only=started)
             raise
         self.log(f"stack up in {time.monotonic() - t0:.1f} s")
 
@@ -728,9 +772,12 @@ class Stack:
                 return service
         raise UserError(f"Unknown service {name!r}; services: {', '.join(SERVICE_NAMES)}.")
 
-    def down(self, wipe: bool = False) -> list[str]:
+    def down(self, wipe: bool = False, only: list[str] | None = None) -> list[str]:
+        """Stop whatever an earlier `up` started (``only``: just these services)."""
         stopped = []
-        for service in reversed(ALL_SERVICES):  # whatever an earlier `up` started
+        for service in reversed(ALL_SERVICES):
+            if only is not None and service.name not in only:
+                continue
             record = process.read_record(self.config.run_dir, service.name)
             if record is not None and process.stop(
                 record,

@@ -76,3 +76,27 @@ def test_a_second_up_starts_nothing_new(stack):
     assert after == before
     assert sum("already running" in m for m in messages) == 5
     assert not any("fetching" in m or "formatting" in m for m in messages)
+
+
+def test_an_up_on_other_ports_leaves_the_running_stack_alone(stack, cli):
+    """`stack up --port-offset N` on the state dir of a running stack: one sentence with
+    the ports it runs on, nothing started, nothing stopped, the stack still healthy."""
+    before = {r["service"]: r["pid"] for r in stack.status()}
+    running_offset = stack.config.ports["kafka"] - 9092
+    other = str(running_offset + 700)
+    env = {"EDTRACK_PORT_OFFSET": other}
+    result = cli.run("stack", "up", "--port-offset", other, check=False, env=env)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "already runs from" in lines[0] and "left alone" in lines[0]
+    assert f"thrift {stack.config.ports['thrift']}" in lines[0]
+    assert f"port offset {running_offset}" in lines[0]
+    after = {r["service"]: r["pid"] for r in stack.status()}
+    assert after == before
+    assert all(r["healthy"] for r in stack.status())
+    # `stack down` with those wrong ports (the option after the subcommand) stops nothing.
+    down = cli.run("stack", "down", "--port-offset", other, check=False, env=env)
+    assert down.returncode == 2 and "nothing was stopped" in down.stderr, down.stderr
+    assert f"stack down --port-offset {running_offset}" in down.stderr
+    assert {r["service"]: r["pid"] for r in stack.status()} == before

@@ -781,3 +781,104 @@ CASES: tuple[Case, ...] = (
 )
 
 BY_ID: dict[str, Case] = {case.id: case for case in CASES}
+
+
+# --- bad files: what `edtrack publish` does with a whole input --------------------------
+
+
+@dataclass(frozen=True)
+class FileCase:
+    """An input file for `edtrack publish` and every outcome it must have."""
+
+    id: str
+    content: bytes
+    exit_code: int
+    says: str  # a fragment of what the command prints (stderr or stdout)
+    published: int  # messages it puts on the topic
+    rejected: int  # lines of the rejects file (0: no rejects file)
+    why: str
+    args: tuple[str, ...] = ()
+
+
+def _jsonl(records: list[dict[str, Any]]) -> bytes:
+    return b"".join(compact(r) + b"\n" for r in records)
+
+
+def _garbage(size: int) -> bytes:
+    """Bytes that are no JSON and no UTF-8, in lines (no line starts a JSON value)."""
+    line = bytes(range(128, 256)) + b" \x00\x01 not json"
+    return b"\n".join(line for _ in range(size // len(line))) + b"\n"
+
+
+_GOOD = [attempt() for _ in range(5)]
+BIG = 50 * 1024 * 1024
+
+FILE_CASES: tuple[FileCase, ...] = (
+    FileCase("empty", b"", 2, "is empty", 0, 0, "an empty export is a failed export"),
+    FileCase("blank-lines", b"\n  \n\n", 2, "is empty", 0, 0, "whitespace only: no record"),
+    FileCase(
+        "garbage-bytes",
+        _garbage(4096),
+        2,
+        "None of the 29 record(s)",
+        0,
+        29,
+        "not one record is an object: an error, with every line kept in the rejects file",
+    ),
+    FileCase(
+        "wrapper-object-one-line",
+        compact({"exported": "2018-01-28", "attempts": _GOOD}),
+        2,
+        "publish them with --path attempts",
+        0,
+        0,
+        "one message for the whole wrapper would be quarantined later for lacking keen_id",
+    ),
+    FileCase(
+        "wrapper-object-pretty",
+        json.dumps({"exported": "2018-01-28", "attempts": _GOOD}, indent=2).encode(),
+        2,
+        "'attempts' (5 elements)",
+        0,
+        0,
+        "a pretty-printed object is not JSON Lines: its arrays are named",
+    ),
+    FileCase(
+        "wrapper-object-with-path",
+        compact({"exported": "2018-01-28", "attempts": _GOOD}),
+        0,
+        "published 5 of 5 records",
+        5,
+        0,
+        "--path picks the array of records",
+        args=("--path", "attempts"),
+    ),
+    FileCase(
+        "truncated-array",
+        (b"[" + b",".join(compact(r) for r in _GOOD))[:-40],
+        2,
+        "4 record(s) before it were sent",
+        4,
+        0,
+        "the records before the break are sent, and the sentence says so and how to go on",
+    ),
+    FileCase(
+        "50mb-line-of-non-json",
+        _jsonl(_GOOD[:2]) + b"x" * BIG + b"\n" + _jsonl(_GOOD[2:]),
+        0,
+        "1 record(s) rejected",
+        5,
+        1,
+        "a huge bad line is rejected with its bytes; the good records around it are sent",
+    ),
+    FileCase(
+        "50mb-record",
+        _jsonl(_GOOD[:2]) + padded(attempt(), BIG) + b"\n" + _jsonl(_GOOD[2:]),
+        0,
+        "1 record(s) rejected",
+        5,
+        1,
+        "a record over the broker's message limit is rejected, not failed at delivery",
+    ),
+)
+FILE_CASES_BY_ID: dict[str, FileCase] = {case.id: case for case in FILE_CASES}

@@ -50,3 +50,129 @@ def test_status_of_a_stack_that_is_not_running_exits_non_zero(tmp_path):
     )
     assert result.exit_code == 1
     assert result.output.count("not running") == 5
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "sentence"),
+    [
+        pytest.param(["select 1", "-f", "FILE"], None, "not both", id="statement-and-file"),
+        pytest.param(["-"], "  \n", "Give a SQL statement", id="empty-stdin"),
+        pytest.param(["-f", "-"], "", "Give a SQL statement", id="empty-stdin-as-file"),
+        pytest.param([], None, "Give a SQL statement", id="nothing"),
+    ],
+)
+def test_sql_input_mistakes_are_one_sentence_before_connecting(tmp_path, args, stdin, sentence):
+    statement_file = tmp_path / "q.sql"
+    statement_file.write_text("select 2")
+    args = [str(statement_file) if a == "FILE" else a for a in args]
+    result = CliRunner().invoke(
+        main,
+        ["--state-dir", str(tmp_path), "--port-offset", str(free_port_offset()), "sql", *args],
+        input=stdin,
+    )
+    # Exit 2 and no "is not answering": the mistake is found before any connection.
+    assert result.exit_code == 2, result.output
+    assert sentence in result.output and "not answering" not in result.output
+    assert len([line for line in result.output.splitlines() if line.strip()]) == 1
+
+
+class _NotKafka:
+    """A TCP server on loopback that is not a Kafka broker: silent, or HTTP-ish."""
+
+    def __init__(self, reply: bytes | None) -> None:
+        import threading
+
+        self.reply = reply
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.server.settimeout(0.2)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        held = []
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                continue
+            if self.reply is not None:
+                conn.sendall(self.reply)
+                conn.close()
+            else:
+                held.append(conn)  # accept and say nothing
+        for conn in held:
+            conn.close()
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join(5)
+        self.server.close()
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(None, id="silent"),
+        pytest.param(b"HTTP/1.1 400 Bad Request\r\n\r\n", id="http"),
+    ],
+)
+def test_a_kafka_port_answered_by_something_else_is_one_sentence(tmp_path, monkeypatch, reply):
+    import time
+
+    export = tmp_path / "export.json"
+    export.write_text('[{"keen_id": "a"}]')
+    server = _NotKafka(reply)
+    monkeypatch.setenv("EDTRACK_KAFKA_PORT", str(server.port))
+    try:
+        started = time.monotonic()
+        result = CliRunner().invoke(main, ["--state-dir", str(tmp_path), "publish", str(export)])
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    assert result.exit_code == 3, result.output
+    assert "does not answer as a Kafka broker" in result.output
+    assert "Traceback" not in result.output
+    assert len([line for line in result.output.splitlines() if line.strip()]) == 1
+    assert elapsed < 20, elapsed  # kafka-python alone waits 30 s, then a traceback
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--port-offset", "3000", "stack", "env"], id="before"),
+        pytest.param(["stack", "env", "--port-offset", "3000"], id="after"),
+        pytest.param(
+            ["--port-offset", "1", "stack", "env", "--port-offset", "3000"], id="after-wins"
+        ),
+    ],
+)
+def test_global_options_work_before_and_after_the_subcommand(tmp_path, monkeypatch, args):
+    for var in ("EDTRACK_PORT_OFFSET", "EDTRACK_THRIFT_PORT", "EDTRACK_STATE_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    result = CliRunner().invoke(main, [*args, "--state-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    exports = dict(
+        line.removeprefix("export ").split("=", 1) for line in result.output.splitlines()
+    )
+    assert exports["EDTRACK_THRIFT_PORT"] == exports["DBT_THRIFT_PORT"] == "13000"
+    assert exports["EDTRACK_STATE_DIR"] == str(tmp_path.resolve())
+    assert exports["DBT_PROFILES_DIR"].endswith("/profiles")
+
+
+def test_every_command_shows_the_global_options_in_its_help():
+    from click import Group
+
+    def leaves(group, path):
+        for name, command in group.commands.items():
+            if isinstance(command, Group):
+                yield from leaves(command, [*path, name])
+            else:
+                yield [*path, name]
+
+    commands = list(leaves(main, []))
+    assert ["stack", "down"] in commands and ["publish"] in commands
+    for path in commands:
+        result = CliRunner().invoke(main, [*path, "--help"])
+        assert "--port-offset" in result.output and "--state-dir" in result.output, path

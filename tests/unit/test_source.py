@@ -54,7 +54,7 @@ def test_non_objects_are_reported_with_their_position(tmp_path):
     ]
     assert "array, not an object" in items[1].error
     assert "not valid JSON" in items[2].error
-    assert items[2].raw == "{broken"
+    assert items[2].raw == b"{broken"
 
 
 def test_array_elements_that_are_not_objects_are_rejected(tmp_path):

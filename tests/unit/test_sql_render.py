@@ -38,11 +38,16 @@ def test_csv_has_a_header_and_quotes_where_needed():
     assert lines[2] == '"Intro, ""quoted""",7,,'
 
 
-def test_table_shows_nulls_and_aligns_columns():
+def test_table_shows_nulls_and_right_aligns_numbers():
     lines = render(RESULT, "table").splitlines()
     assert lines[0].split() == ["exam", "attempts", "mean_score", "first_at"]
     assert "NULL" in lines[3]
-    assert lines[2].index("38") == lines[0].index("attempts") == lines[3].index("7 ")
+    # Numbers end under the end of their header; text starts under its start.
+    header_end = lines[0].index("attempts") + len("attempts")
+    assert lines[2].index("38") + 2 == header_end == lines[3].index("7 ") + 1
+    assert lines[2].index("0.75") + 4 == lines[0].index("mean_score") + len("mean_score")
+    assert lines[2].index("Learning") == lines[0].index("exam") == 0
+    assert lines[2].index("2018") == lines[0].index("first_at")
 
 
 def test_unknown_format_is_a_clear_error():
@@ -91,3 +96,50 @@ def test_server_errors_are_one_sentence(message, expected):
 
     with pytest.raises(UserError, match=re.escape(expected)):
         sql.run(_Connection(OperationalError(message)), "select 1")
+
+
+# What the Spark Thrift Server said (Spark 3.5.9), shortened where it repeats itself.
+NOT_FOUND = """Error running query: [TABLE_OR_VIEW_NOT_FOUND] \
+org.apache.spark.sql.AnalysisException: [TABLE_OR_VIEW_NOT_FOUND] The table or view `nope` \
+cannot be found. Verify the spelling and correctness of the schema and catalog.
+If you did not qualify the name with a schema, verify the current_schema() output.; line 1 pos 14;
+'Project [*]
++- 'UnresolvedRelation [nope], [], false
+"""
+PARSE = """Error running query: [PARSE_SYNTAX_ERROR] \
+org.apache.spark.sql.catalyst.parser.ParseException:\x20
+[PARSE_SYNTAX_ERROR] Syntax error at or near end of input.(line 1, pos 10)
+
+== SQL ==
+select 1 +
+----------^^^
+"""
+TASK_FAILED = """Error running query: org.apache.spark.SparkException: Job aborted due to \
+stage failure: Task 0 in stage 29.0 failed 1 times, most recent failure: Lost task 0.0 in \
+stage 29.0 (TID 36) (localhost executor driver): java.lang.RuntimeException: custom boom
+\tat org.apache.spark.sql.catalyst.expressions.GeneratedClass.processNext(Unknown Source)
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            NOT_FOUND,
+            "[TABLE_OR_VIEW_NOT_FOUND] The table or view `nope` cannot be found. Verify the "
+            "spelling and correctness of the schema and catalog. (line 1 pos 14)",
+            id="error-class-with-plan",
+        ),
+        pytest.param(
+            PARSE,
+            "[PARSE_SYNTAX_ERROR] Syntax error at or near end of input.(line 1, pos 10)",
+            id="parse-error-with-sql",
+        ),
+        pytest.param(TASK_FAILED, "RuntimeException: custom boom", id="task-failure"),
+        pytest.param("Expected state FINISHED, but found ERROR", None, id="no-java-class"),
+    ],
+)
+def test_server_errors_keep_the_class_and_message_only(text, expected):
+    reduced = sql.server_error(text)
+    assert reduced == (expected or text)
+    assert "org.apache" not in reduced and "Project" not in reduced

@@ -312,14 +312,19 @@ def render_profile(env: dict[str, str], target: str) -> dict[str, object]:
     set_invocation_context(env)
     output = yaml.safe_load(PROFILES.read_text())["edtrack"]["outputs"][target]
     renderer = ProfileRenderer({})
-    return {key: renderer.render_value(output[key]) for key in ("user", "password", "auth")}
+    keys = ("user", "password", "auth", "host", "port", "query_timeout")
+    return {key: renderer.render_value(output[key]) for key in keys if key in output}
 
 
 @pytest.mark.parametrize("target", ["local", "ci", "cluster"])
 def test_dbt_profiles_log_in_through_ldap_only_with_a_password(target):
-    assert render_profile({}, target) == {"user": "edtrack", "password": None, "auth": "NONE"}
-    with_login = render_profile({"EDTRACK_USER": "ana", "EDTRACK_PASSWORD": "0123"}, target)
-    assert with_login == {"user": "ana", "password": "0123", "auth": "LDAP"}
+    login = ("user", "password", "auth")
+    rendered = render_profile({"DBT_THRIFT_HOST": "h"}, target)
+    assert {k: rendered[k] for k in login} == {"user": "edtrack", "password": None, "auth": "NONE"}
+    with_login = render_profile(
+        {"EDTRACK_USER": "ana", "EDTRACK_PASSWORD": "0123", "DBT_THRIFT_HOST": "h"}, target
+    )
+    assert {k: with_login[k] for k in login} == {"user": "ana", "password": "0123", "auth": "LDAP"}
 
 
 def test_stack_env_exports_the_login_without_printing_the_password(tmp_path: Path):
@@ -342,3 +347,33 @@ def test_status_of_a_stopped_ldap_stack_still_says_auth_is_on(tmp_path: Path):
     assert "auth: LDAP (ldap://127.0.0.1:21389, users uid=<user>,ou=people," in result.output
     assert "metastore: PostgreSQL (jdbc:postgresql://127.0.0.1:21432/metastore)" in result.output
     assert result.output.count("not running") == 7
+
+
+@pytest.mark.parametrize(
+    ("env", "target", "port"),
+    [
+        pytest.param({}, "local", 10000, id="default"),
+        pytest.param({"EDTRACK_PORT_OFFSET": "3000"}, "local", 13000, id="edtrack-offset"),
+        pytest.param({"EDTRACK_THRIFT_PORT": "10123"}, "local", 10123, id="edtrack-port"),
+        pytest.param(
+            {"EDTRACK_PORT_OFFSET": "3000", "DBT_THRIFT_PORT": "10555"},
+            "local",
+            10555,
+            id="dbt-wins",
+        ),
+        pytest.param({}, "ci", 30000, id="ci-default"),
+        pytest.param({"EDTRACK_PORT_OFFSET": "20500"}, "ci", 30500, id="ci-offset"),
+    ],
+)
+def test_dbt_finds_the_thrift_port_from_the_same_settings_as_edtrack(env, target, port):
+    assert render_profile(env, target)["port"] == port
+    if target == "local" and "DBT_THRIFT_PORT" not in env:  # DBT_THRIFT_PORT: dbt's alone
+        assert from_env(env).ports["thrift"] == port
+
+
+@pytest.mark.parametrize(
+    ("env", "timeout"),
+    [pytest.param({}, None, id="unset"), pytest.param({"DBT_QUERY_TIMEOUT": "30"}, 30, id="30s")],
+)
+def test_dbt_query_timeout_comes_from_the_environment(env, timeout):
+    assert render_profile(env, "local")["query_timeout"] == timeout
