@@ -64,7 +64,12 @@ class Cli:
         }
 
     def run(
-        self, *args: str, check: bool = True, timeout: float = 600, env: dict | None = None
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 600,
+        env: dict | None = None,
+        stdin: str | None = None,
     ) -> subprocess.CompletedProcess:
         result = subprocess.run(
             [str(BIN / "edtrack"), *args],
@@ -73,6 +78,7 @@ class Cli:
             capture_output=True,
             text=True,
             timeout=timeout,
+            input=stdin,
         )
         if check and result.returncode != 0:
             raise AssertionError(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import json
+import subprocess
 
 import pytest
 
@@ -14,7 +15,7 @@ from ingestion.source import Input, compact
 from stack.config import PROJECT_ROOT
 
 from . import expected
-from .conftest import SAMPLE
+from .conftest import BIN, SAMPLE
 
 
 def read_records(path) -> list[dict]:
@@ -170,6 +171,40 @@ def test_sql_prints_every_format(cli):
     assert cli.run("sql", "--format", "csv", statement).stdout.splitlines() == ["a,b", '1,"x,y"']
     table = cli.run("sql", statement).stdout.splitlines()
     assert table[0].split() == ["a", "b"] and table[2].split() == ["1", "x,y"]
+
+
+def test_sql_reads_the_statement_from_stdin_and_right_aligns_numbers(cli):
+    table = cli.run("sql", "-", stdin="select 7 as n, 'x' as t union all select 1234, 'yy'\n")
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["n", "t"]
+    assert [line[: len(lines[1].split()[0])] for line in lines[2:]] == ["   7", "1234"]
+    same = cli.run("sql", "--format", "csv", "-f", "-", stdin="select 7 as n;")
+    assert same.stdout.splitlines() == ["n", "7"]
+
+
+def test_sql_server_errors_are_the_error_class_and_message(cli):
+    result = cli.run("sql", "select * from no_such_table", check=False)
+    assert result.returncode == 2
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "[TABLE_OR_VIEW_NOT_FOUND]" in line and "`no_such_table`" in line
+    assert "org.apache" not in line and "UnresolvedRelation" not in line
+    verbose = cli.run("sql", "--verbose", "select * from no_such_table", check=False)
+    assert "UnresolvedRelation" in verbose.stderr  # the plan, behind --verbose
+
+
+def test_dbt_finds_the_server_from_edtracks_port_offset_alone(cli):
+    env = {k: v for k, v in cli.env.items() if k not in ("DBT_THRIFT_PORT", "DBT_TARGET")}
+    env["EDTRACK_PORT_OFFSET"] = str(cli.config.ports["kafka"] - 9092)
+    result = subprocess.run(
+        [str(BIN / "dbt"), "debug"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert f"port: {cli.config.ports['thrift']}" in result.stdout
 
 
 QUERIES = sorted((PROJECT_ROOT / "queries").glob("*.sql"))
