@@ -200,6 +200,9 @@ def render(result: Result, fmt: str) -> str:
             tablefmt="simple",
             missingval="NULL",
             disable_numparse=True,
-            colalign=[_alignment(result.rows, i) for i in range(len(result.columns))],
+            # (tabulate takes alignments only for the columns of its rows)
+            colalign=[_alignment(result.rows, i) for i in range(len(result.columns))]
+            if result.rows
+            else None,
         )
     raise UserError(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")

@@ -117,8 +117,9 @@ class Input:
                     )
                 index += 1
         except ijson.JSONError as exc:
+            reason = str(exc).strip().splitlines()[0].strip() if str(exc).strip() else "truncated"
             raise InputBroken(
-                f"{self.name} is not valid JSON after record {index} ({exc}).", index
+                f"{self.name} is not valid JSON after record {index} ({reason}).", index
             ) from None
         if index == 0 and self.array_path:
             raise UserError(f"{self.name} has no array of records at {self.array_path!r}.")

@@ -143,3 +143,10 @@ def test_server_errors_keep_the_class_and_message_only(text, expected):
     reduced = sql.server_error(text)
     assert reduced == (expected or text)
     assert "org.apache" not in reduced and "Project" not in reduced
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+@pytest.mark.parametrize("columns", [[], ["Result"]], ids=["no-columns", "a-column-no-rows"])
+def test_a_statement_without_rows_renders_in_every_format(fmt, columns):
+    # DDL (create, drop, insert) answers with no rows, and no columns or one.
+    assert render(Result(columns, []), fmt).replace("Result", "").strip("-\n ") in ("", "[]")
