@@ -24,6 +24,11 @@ field takes any JSON value as its JSON text (staging's casts then decide), while
 value that does not fit a struct, array, integer or boolean field makes the payload a
 parse error. ``tests/unit/test_corpus_classify.py`` and
 ``tests/integration/test_bad_input.py`` check every case.
+
+``FILE_CASES`` are whole input files for ``edtrack publish`` (empty, garbage bytes, a
+JSON object around the records, a truncated array, 50 MB lines and records), each with
+its exit code, what the command says, and what reaches the topic and the rejects file;
+``tests/integration/test_bad_files.py`` checks every one against the real broker.
 """
 
 from __future__ import annotations

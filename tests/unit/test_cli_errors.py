@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from edtrack.cli import main
+from edtrack.errors import UserError
 
 
 def free_port_offset() -> int:
@@ -176,3 +177,20 @@ def test_every_command_shows_the_global_options_in_its_help():
     for path in commands:
         result = CliRunner().invoke(main, [*path, "--help"])
         assert "--port-offset" in result.output and "--state-dir" in result.output, path
+
+
+def test_one_message_size_setting_for_publish_and_land(tmp_path, monkeypatch):
+    from edtrack import cli
+    from ingestion.envelope import MAX_MESSAGE_BYTES
+
+    context = cli.Context(str(tmp_path), 0)
+    land = {"topic": "t", "root": "/r", "schema": "s", "max_message_bytes": None}
+    assert cli._land_config(context, **land)[0].max_message_bytes == MAX_MESSAGE_BYTES
+    monkeypatch.setenv("EDTRACK_MAX_MESSAGE_BYTES", "5000000")
+    assert cli._max_message_bytes() == 5_000_000
+    assert cli._land_config(context, **land)[0].max_message_bytes == 5_000_000
+    flag = {**land, "max_message_bytes": 7}
+    assert cli._land_config(context, **flag)[0].max_message_bytes == 7  # the flag wins
+    monkeypatch.setenv("EDTRACK_MAX_MESSAGE_BYTES", "5MB")
+    with pytest.raises(UserError, match="whole number of bytes"):
+        cli._max_message_bytes()
