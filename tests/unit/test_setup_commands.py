@@ -18,8 +18,15 @@ INSTALL = ROOT / ".ci" / "install-packages"
 
 @pytest.mark.parametrize("target", ["test", "demo"])
 def test_make_installs_the_debian_packages_before_anything_else(target):
+    # Outside any make that runs this suite (`make test` sets MAKEFLAGS and MAKELEVEL).
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     plan = subprocess.run(
-        ["make", "-n", "-B", target], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", "-B", target],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.splitlines()
     assert plan[0].strip() == ".ci/install-packages", plan[:3]
 
