@@ -439,7 +439,7 @@ def publish(
         if file == "-":
             raise UserError("--resume needs a file: standard input cannot be read twice.")
         on_topic = already_published(config.bootstrap, topic, source_name(file))
-        skip = plan_resume(file, topic, on_topic)
+        skip = plan_resume(file, topic, on_topic, array_path)
         click.echo(
             f"resume: {len(skip):,} records of {file} are already on {topic} with the same "
             "content; sending the others",

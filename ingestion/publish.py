@@ -182,7 +182,12 @@ def already_published(bootstrap: str, topic: str, source: str) -> dict[int, byte
     return found
 
 
-def plan_resume(path: str | Path, topic: str, on_topic: dict[int, bytes | None]) -> set[int]:
+def plan_resume(
+    path: str | Path,
+    topic: str,
+    on_topic: dict[int, bytes | None],
+    array_path: str | None = None,
+) -> set[int]:
     """The indexes of ``path`` to skip: those on the topic with the same content.
 
     Refuses (one sentence, nothing sent) when a record on the topic under this file's
@@ -201,7 +206,7 @@ def plan_resume(path: str | Path, topic: str, on_topic: dict[int, bytes | None])
         )
     skip: set[int] = set()
     last = max(on_topic)
-    with Input(path) as source:
+    with Input(path, array_path) as source:
         for item in source.records():
             if item.index > last:
                 break

@@ -280,3 +280,12 @@ def test_resume_refuses_a_file_shorter_than_what_was_published(export, tmp_path)
 def test_resume_refuses_records_published_without_a_digest(export):
     with pytest.raises(UserError, match="no content digest"):
         plan_resume(export, "t", {0: None, 1: None})
+
+
+def test_resume_reads_the_records_where_path_says(tmp_path):
+    path = tmp_path / "wrapped.json"
+    path.write_text(json.dumps(WRAPPED))
+    producer = FakeProducer()
+    publish(path, PublishConfig(bootstrap="unused", array_path="attempts"), producer=producer)
+    first = {0: producer.sent[0]["headers"]["record_blake2b"]}
+    assert plan_resume(path, "t", first, array_path="attempts") == {0}
