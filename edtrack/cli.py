@@ -436,8 +436,6 @@ def publish(
     )
     skip: set[int] = set()
     if resume:
-        if file == "-":
-            raise UserError("--resume needs a file: standard input cannot be read twice.")
         on_topic = already_published(config.bootstrap, topic, source_name(file))
         skip = plan_resume(file, topic, on_topic, array_path)
         click.echo(

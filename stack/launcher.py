@@ -32,7 +32,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from edtrack.errors import UserError
 from stack import health, jars, ldap, process
-from stack.config import StackConfig, load_ports, load_settings, save_settings
+from stack.config import DEFAULT_PORTS, StackConfig, load_ports, load_settings, save_settings
 from stack.secrets_file import password, write_private
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -607,10 +607,6 @@ class Stack:
                     f"(EDTRACK_PORT_OFFSET or EDTRACK_{service.port_name.upper()}_PORT)."
                 ) from None
 
-    def _is_running(self, service: Service) -> bool:
-        record = process.read_record(self.config.run_dir, service.name)
-        return process.live_process(record) is not None
-
     def _start(self, service: Service) -> process.ProcessRecord | None:
         record = process.read_record(self.config.run_dir, service.name)
         if process.live_process(record) is not None:
@@ -684,33 +680,32 @@ class Stack:
         )
 
     def _refuse_other_ports(self, running: list[str], advice: str) -> None:
-        """One sentence when the stack running from the state dir uses other ports."""
+        """One sentence when the stack running from the state dir uses other ports;
+        ``advice`` may name the offset it runs on as ``{offset}``."""
         ports = load_ports(self.config.state_dir)
         if not running or not ports or ports == dict(self.config.ports):
             return
-        offset = ports["kafka"] - 9092 if "kafka" in ports else None
+        offset = ports["kafka"] - DEFAULT_PORTS["kafka"]
         shown = ", ".join(f"{name} {ports[name]}" for name in running if name in ports)
         raise UserError(
-            f"A stack already runs from {self.config.state_dir} on other ports ({shown}"
-            + (f"; port offset {offset}" if offset is not None else "")
-            + f"): {advice}"
+            f"A stack already runs from {self.config.state_dir} on other ports ({shown}; "
+            f"port offset {offset}): {advice.format(offset=offset)}"
         )
 
     def down_as_asked(self, wipe: bool = False) -> list[str]:
         """`stack down` from the command line: refuses, stopping nothing, when the stack
         of the state dir runs on other ports than the ones asked for."""
-        ports = load_ports(self.config.state_dir)
-        offset = ports["kafka"] - 9092 if "kafka" in ports else 0
         self._refuse_other_ports(
             self.running(),
-            f"nothing was stopped; to stop it: edtrack stack down --port-offset {offset}",
+            "nothing was stopped; to stop it: edtrack stack down --port-offset {offset}",
         )
         return self.down(wipe=wipe)
 
     def _check_ports_before_starting(self, services: tuple[Service, ...]) -> None:
         """Every port a service still to start needs is free, before anything starts."""
+        running = set(self.running())
         for service in services:
-            if not self._is_running(service):
+            if service.name not in running:
                 self._check_port_free(service)
 
     def up(self) -> None:
