@@ -31,6 +31,7 @@ class Context:
         self._port_offset = port_offset
         self._auth: str | None = None
         self._metastore: str | None = None
+        self._table_format: str | None = None
         self._config = None
 
     def late_options(self, state_dir: str | None = None, port_offset: int | None = None) -> None:
@@ -41,9 +42,12 @@ class Context:
             self._port_offset = port_offset
         self._config = None
 
-    def choose(self, auth: str | None, metastore: str | None) -> None:
-        """Flags of 'stack up' (win over EDTRACK_AUTH / EDTRACK_METASTORE and stack.json)."""
-        self._auth, self._metastore = auth, metastore
+    def choose(
+        self, auth: str | None, metastore: str | None, table_format: str | None = None
+    ) -> None:
+        """Flags of 'stack up' (win over EDTRACK_AUTH / EDTRACK_METASTORE /
+        EDTRACK_TABLE_FORMAT and stack.json)."""
+        self._auth, self._metastore, self._table_format = auth, metastore, table_format
         self._config = None
 
     @property
@@ -56,6 +60,7 @@ class Context:
                 port_offset=self._port_offset,
                 auth=self._auth,
                 metastore=self._metastore,
+                table_format=self._table_format,
             )
         return self._config
 
@@ -150,12 +155,22 @@ def stack() -> None:
     help="Where the metastore keeps its tables: embedded Derby (the default) or the "
     "stack's own PostgreSQL. Also EDTRACK_METASTORE; kept for later commands.",
 )
+@click.option(
+    "--table-format",
+    type=click.Choice(["iceberg", "delta", "parquet"]),
+    default=None,
+    help="The warehouse's table format, loaded as the Thrift Server's session catalog: "
+    "Apache Iceberg (the default), or Delta Lake and plain parquet for comparison. Also "
+    "EDTRACK_TABLE_FORMAT; kept for later commands.",
+)
 @click.pass_obj
-def stack_up(obj: Context, auth: str | None, metastore: str | None) -> None:
+def stack_up(
+    obj: Context, auth: str | None, metastore: str | None, table_format: str | None
+) -> None:
     """Fetch jars (once), start every service and wait until each is healthy."""
     from stack.launcher import Stack
 
-    obj.choose(auth, metastore)
+    obj.choose(auth, metastore, table_format)
     Stack(obj.stack, log=lambda m: click.echo(f"stack: {m}", err=True)).up()
     _print_status(obj, "table")
 
@@ -175,7 +190,11 @@ def stack_down(obj: Context, wipe: bool) -> None:
 
 def settings_summary(config) -> dict[str, object]:
     """Auth and metastore of a stack, as `stack status` reports them."""
-    summary: dict[str, object] = {"auth": config.auth, "metastore": config.metastore_db}
+    summary: dict[str, object] = {
+        "auth": config.auth,
+        "metastore": config.metastore_db,
+        "table_format": config.table_format,
+    }
     if config.auth == "ldap":
         summary |= {
             "ldap_url": config.ldap_url,
@@ -201,7 +220,7 @@ def settings_lines(config) -> list[str]:
         metastore = f"metastore: PostgreSQL ({config.metastore_jdbc_url})"
     else:
         metastore = f"metastore: Derby ({config.service_dir('metastore') / 'metastore_db'})"
-    return [auth, metastore]
+    return [auth, metastore, f"table format: {config.table_format}"]
 
 
 def _print_status(obj: Context, fmt: str) -> bool:

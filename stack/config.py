@@ -43,6 +43,11 @@ AUTH_MODES = ("none", "ldap")
 # Where the metastore service keeps its tables: "derby" (embedded, the default) or
 # "postgres" (a PostgreSQL server the stack runs, the setup of a shared metastore).
 METASTORE_BACKENDS = ("derby", "postgres")
+# The table format of the warehouse, whose runtime the Thrift Server loads as Spark's
+# session catalog: Apache Iceberg (the default, docs/table-format.md says why), Delta
+# Lake, or plain parquet tables; the last two for the format comparison
+# (bench/table_formats.py).
+TABLE_FORMATS = ("iceberg", "delta", "parquet")
 # The choices above, as the last `stack up` made them: later commands read them here.
 SETTINGS_FILE = "stack.json"
 
@@ -72,6 +77,7 @@ class StackConfig:
     query_timeout_s: int = 0
     auth: str = "none"
     metastore_db: str = "derby"
+    table_format: str = "iceberg"
     ldap_suffix: str = "dc=edtrack,dc=local"
     # The user `stack up` seeds into the directory; its password is generated once and
     # kept in the state dir (``ldap_password_file``), readable by the owner only.
@@ -87,6 +93,11 @@ class StackConfig:
             raise UserError(
                 f"Unknown metastore {self.metastore_db!r}; "
                 f"choose one of {', '.join(METASTORE_BACKENDS)}."
+            )
+        if self.table_format not in TABLE_FORMATS:
+            raise UserError(
+                f"Unknown table format {self.table_format!r}; "
+                f"choose one of {', '.join(TABLE_FORMATS)}."
             )
         unknown = set(self.ports) - set(DEFAULT_PORTS)
         if unknown:
@@ -163,7 +174,11 @@ class StackConfig:
 
     def settings(self) -> dict[str, str]:
         """The choices that `stack up` persists for later commands."""
-        return {"auth": self.auth, "metastore": self.metastore_db}
+        return {
+            "auth": self.auth,
+            "metastore": self.metastore_db,
+            "table_format": self.table_format,
+        }
 
     def client_env(self) -> dict[str, str]:
         """Environment that points edtrack commands and dbt at this stack."""
@@ -171,6 +186,7 @@ class StackConfig:
             "EDTRACK_STATE_DIR": str(self.state_dir),
             "EDTRACK_CACHE_DIR": str(self.cache_dir),
             "EDTRACK_PORT_OFFSET": str(self.port_offset),
+            "EDTRACK_TABLE_FORMAT": self.table_format,
             **{f"EDTRACK_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
             "DBT_THRIFT_HOST": self.host,
             "DBT_THRIFT_PORT": str(self.ports["thrift"]),
@@ -191,7 +207,7 @@ def load_settings(state_dir: Path) -> dict[str, str]:
         return {}
     except ValueError:
         raise UserError(f"{path} is not valid JSON; delete it and run 'stack up' again.") from None
-    return {k: str(v) for k, v in data.items() if k in ("auth", "metastore")}
+    return {k: str(v) for k, v in data.items() if k in ("auth", "metastore", "table_format")}
 
 
 def load_ports(state_dir: Path) -> dict[str, int]:
@@ -226,13 +242,15 @@ def from_env(
     port_offset: int | None = None,
     auth: str | None = None,
     metastore: str | None = None,
+    table_format: str | None = None,
 ) -> StackConfig:
     """Build the configuration from flags (keyword arguments) over environment variables.
 
     Flags win over ``EDTRACK_*`` variables, which win over the declared defaults.
     ``EDTRACK_<NAME>_PORT`` sets one port; ``EDTRACK_PORT_OFFSET`` shifts the defaults.
-    Auth and metastore backend: flag, then ``EDTRACK_AUTH`` / ``EDTRACK_METASTORE``, then
-    what the last `stack up` on the same state dir chose (``stack.json``), then the default.
+    Auth, metastore backend and table format: flag, then ``EDTRACK_AUTH`` /
+    ``EDTRACK_METASTORE`` / ``EDTRACK_TABLE_FORMAT``, then what the last `stack up` on the
+    same state dir chose (``stack.json``), then the default.
     """
     env = os.environ if env is None else env
     if port_offset is None:
@@ -262,6 +280,9 @@ def from_env(
     chosen_metastore = metastore or env.get("EDTRACK_METASTORE") or persisted.get("metastore")
     if chosen_metastore:
         kwargs["metastore_db"] = chosen_metastore.strip().lower()
+    chosen_format = table_format or env.get("EDTRACK_TABLE_FORMAT") or persisted.get("table_format")
+    if chosen_format:
+        kwargs["table_format"] = chosen_format.strip().lower()
     if env.get("EDTRACK_START_TIMEOUT"):
         timeout = _parse_int(env["EDTRACK_START_TIMEOUT"], "EDTRACK_START_TIMEOUT")
         if timeout < 1:

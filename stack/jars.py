@@ -20,6 +20,8 @@ POMS = {
     "kafka": MAVEN_DIR / "kafka.pom.xml",
     "hdfs": MAVEN_DIR / "hdfs.pom.xml",
     "postgres": MAVEN_DIR / "postgres.pom.xml",  # the metastore's JDBC driver
+    "iceberg": MAVEN_DIR / "iceberg.pom.xml",
+    "delta": MAVEN_DIR / "delta.pom.xml",
 }
 # Jars only the benchmark's peers use (Spark's Kafka source), fetched when they run.
 EXTRA_POMS = {"spark-kafka": MAVEN_DIR / "spark-kafka.pom.xml"}
@@ -34,7 +36,10 @@ STAMP = ".edtrack-stamp"
 
 def poms_for(config) -> list[str]:
     """The poms a stack of ``config`` needs: PostgreSQL's driver only for its metastore."""
-    return [n for n in POMS if n != "postgres" or config.metastore_db == "postgres"]
+    optional = {"postgres": config.metastore_db == "postgres"} | {
+        fmt: config.table_format == fmt for fmt in ("iceberg", "delta")
+    }
+    return [n for n in POMS if optional.get(n, True)]
 
 
 def _digest(path: Path) -> str:

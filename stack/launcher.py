@@ -166,6 +166,8 @@ def template_context(config: StackConfig) -> dict[str, object]:
         "shuffle_partitions": config.spark_shuffle_partitions,
         "query_timeout_s": config.query_timeout_s,
         "metastore_db": config.metastore_db,
+        "table_format": config.table_format,
+        "format_jars": str(config.jars_dir / config.table_format / "*"),
         "metastore_jdbc_url": config.metastore_jdbc_url,
         "metastore_db_user": config.postgres_user,
         # Filled in for the metastore's own copy of hive-site.xml only (see below).

@@ -485,19 +485,40 @@ def _version_cases() -> list:
         )
     cases += [
         pytest.param(
-            lambda: (image_tag(SERVICES["thrift"]["image"]).split("-")[0], pinned("pyspark")),
+            lambda: (image_tag(SERVICES["thrift"]["image"]), pinned("pyspark")),
             id="thrift-spark",
         ),
         pytest.param(
-            lambda: (build_arg("metastore", "SPARK_IMAGE"), SERVICES["thrift"]["image"]),
+            lambda: (build_arg("metastore", "SPARK_IMAGE"), build_arg("thrift", "SPARK_IMAGE")),
             id="metastore-spark-image",
         ),
         pytest.param(
             lambda: (
                 dockerfile_args(dockerfile_of(SERVICES["metastore"]))["SPARK_IMAGE"],
-                SERVICES["thrift"]["image"],
+                build_arg("thrift", "SPARK_IMAGE"),
             ),
             id="metastore-dockerfile-default",
+        ),
+        pytest.param(
+            lambda: (
+                dockerfile_args(dockerfile_of(SERVICES["thrift"]))["SPARK_IMAGE"],
+                build_arg("thrift", "SPARK_IMAGE"),
+            ),
+            id="thrift-dockerfile-default",
+        ),
+        pytest.param(
+            lambda: (
+                build_arg("thrift", "ICEBERG_VERSION"),
+                pom_property("iceberg", "iceberg.version"),
+            ),
+            id="thrift-iceberg",
+        ),
+        pytest.param(
+            lambda: (
+                dockerfile_args(dockerfile_of(SERVICES["thrift"]))["ICEBERG_VERSION"],
+                pom_property("iceberg", "iceberg.version"),
+            ),
+            id="thrift-dockerfile-iceberg",
         ),
         pytest.param(
             lambda: (image_tag(SERVICES["metastore"]["image"]), pinned("pyspark")),
@@ -649,8 +670,12 @@ def test_spark_settings_match_the_local_stack(local: Path):
     assert "SPARK_DRIVER_MEMORY" in SERVICES["thrift"]["environment"]
     assert ours.keys() <= theirs.keys()
     differ = {k for k in ours if ours[k] != theirs[k]}
-    # Locally these two point into the state dir.
-    assert differ <= {"spark.driver.extraJavaOptions", "spark.local.dir"}
+    # Locally these point into the state dir and the jar cache.
+    assert differ <= {
+        "spark.driver.extraJavaOptions",
+        "spark.local.dir",
+        "spark.driver.extraClassPath",
+    }
     client = hadoop_xml(ROOT / "docker/spark/hive-site.xml")
     local_site = hadoop_xml(local / "spark/conf/hive-site.xml")
     assert {k: local_site.get(k) for k in client} == client

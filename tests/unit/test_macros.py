@@ -3,6 +3,8 @@ with run_query answered by a fake: the SQL they send and the filters they return
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass, field
 
 import jinja2
@@ -47,14 +49,38 @@ class Relation:
 FLAT = Relation("flattened", "flat")
 
 
+class CompilerError(Exception):
+    pass
+
+
+class Exceptions:
+    """dbt's `exceptions` namespace, the part the macros use."""
+
+    @staticmethod
+    def raise_compiler_error(message: str):
+        raise CompilerError(message)
+
+
+def returning(macro):
+    def call(*args, **kwargs):
+        try:
+            return macro(*args, **kwargs)
+        except Returned as returned:
+            return returned.value
+
+    return call
+
+
 @dataclass
 class Dbt:
     """The parts of dbt's context the macros use: every query returns ``dates``, and
-    `describe table extended` a table stored at ``location``; ``var`` falls back on
+    `describe table extended` a table of ``provider`` stored at ``location``, as
+    Spark lays it out (columns, then the detailed rows); ``var`` falls back on
     dbt_project.yml's vars."""
 
     dates: list[str] = field(default_factory=list)
     location: str = "hdfs://nn/raw"
+    provider: str = "parquet"
     execute: bool = True
     where: str | None = None
     variables: dict = field(default_factory=dict)
@@ -68,7 +94,15 @@ class Dbt:
     def run_query(self, sql: str) -> Table:
         self.queries.append(sql)
         if sql.startswith("describe table extended"):
-            return Table(rows=[("kafka_date", "string"), ("Location", self.location)])
+            return Table(
+                rows=[
+                    ("kafka_date", "string"),
+                    ("", ""),
+                    ("# Detailed Table Information", ""),
+                    ("Location", self.location),
+                    ("Provider", self.provider),
+                ]
+            )
         return Table([Column(self.dates)])
 
     def call(self, macro: str, *args) -> str:
@@ -82,14 +116,22 @@ class Dbt:
             "var": lambda name, default=None: {**PROJECT_VARS, **self.variables}.get(name, default),
             "config": {"where": self.where},
             "adapter": self,
+            "exceptions": Exceptions,
         }
-        source = "\n".join(path.read_text() for path in sorted(MACROS.glob("*.sql")))
+        # As in dbt, each macro is a callable of the context that ends at its own
+        # return(): a macro calling one of another file gets that one's value. The
+        # context holds every name before any file is read (Jinja copies it).
         env = jinja2.Environment(extensions=["jinja2.ext.do"], undefined=jinja2.StrictUndefined)
-        module = env.from_string(source, globals=context).module
-        try:
-            out = getattr(module, macro)(*args)
-        except Returned as returned:
-            out = returned.value
+        sources = [path.read_text() for path in sorted(MACROS.glob("*.sql"))]
+        macros: dict = {}
+        for name in re.findall(r"{%-?\s*macro\s+(\w+)", "\n".join(sources)):
+            context[name] = functools.partial(lambda n, *a, **k: macros[n](*a, **k), name)
+        for text in sources:
+            module = env.from_string(text, globals=context).module
+            for name in dir(module):
+                if not name.startswith("_"):
+                    macros[name] = returning(getattr(module, name))
+        out = context[macro](*args)
         return " ".join(str(out).split())
 
 
@@ -108,6 +150,26 @@ def test_latest_build_finds_the_partitions_from_the_file_listing():
         "where loaded_at >= ( select max(built_at) - interval 30 seconds"
         " from flattened.flat where kafka_date = '2018-01-12' )"
     ) in latest
+
+
+def test_latest_build_of_an_iceberg_table_asks_its_partitions_table():
+    dbt = Dbt(dates=["2018-01-12"], location="hdfs://nn/flat", provider="iceberg")
+    assert dbt.call("latest_build", FLAT) == "kafka_date in ('2018-01-12')"
+    describe, partitions = (" ".join(query.split()) for query in dbt.queries)
+    assert describe == "describe table extended flattened.flat"
+    # The partitions the newest commit changed, from Iceberg's own record of them.
+    assert partitions == (
+        "select cast(partition.kafka_date as string) as kafka_date"
+        " from flattened.flat.partitions where last_updated_at ="
+        " (select max(last_updated_at) from flattened.flat.partitions) order by kafka_date"
+    )
+
+
+def test_a_table_description_without_a_location_is_one_error():
+    dbt = Dbt(dates=["2018-01-12"])
+    dbt.run_query = lambda sql: Table(rows=[("kafka_date", "string")])
+    with pytest.raises(CompilerError, match="Cannot find the storage location of flattened.flat"):
+        dbt.call("latest_build", FLAT)
 
 
 def test_latest_build_margin_comes_from_the_var():

@@ -70,9 +70,61 @@ def test_auth_comes_from_flag_then_env_then_the_last_up(tmp_path, flag, env, kep
 def test_metastore_choice_is_kept_and_read_back(tmp_path: Path):
     config = from_env({"EDTRACK_METASTORE": "postgres"}, state_dir=tmp_path, auth="ldap")
     save_settings(config)
-    assert load_settings(tmp_path) == {"auth": "ldap", "metastore": "postgres"}
+    assert load_settings(tmp_path) == {
+        "auth": "ldap",
+        "metastore": "postgres",
+        "table_format": "iceberg",
+    }
     again = from_env({}, state_dir=tmp_path)
     assert (again.auth, again.metastore_db) == ("ldap", "postgres")
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "kept", "expected"),
+    [
+        pytest.param("delta", {"EDTRACK_TABLE_FORMAT": "parquet"}, "iceberg", "delta", id="flag"),
+        pytest.param(None, {"EDTRACK_TABLE_FORMAT": "Parquet"}, "delta", "parquet", id="env"),
+        pytest.param(None, {}, "delta", "delta", id="state-remembers"),
+        pytest.param(None, {}, None, "iceberg", id="default"),
+    ],
+)
+def test_table_format_comes_from_flag_then_env_then_the_last_up(
+    tmp_path, flag, env, kept, expected
+):
+    if kept:
+        (tmp_path / "stack.json").write_text(json.dumps({"table_format": kept}))
+    config = from_env(env, state_dir=tmp_path, table_format=flag)
+    assert config.table_format == expected
+    # Later commands, and dbt through `stack env`, learn it from the client environment.
+    assert config.client_env()["EDTRACK_TABLE_FORMAT"] == expected
+
+
+@pytest.mark.parametrize("fmt", ["iceberg", "delta"])
+def test_the_thrift_server_loads_the_table_format_as_its_session_catalog(tmp_path, fmt):
+    from stack.jars import poms_for
+    from stack.launcher import render_configs
+
+    config = from_env({"EDTRACK_TABLE_FORMAT": fmt}, state_dir=tmp_path)
+    render_configs(config)
+    conf = (tmp_path / "spark/conf/spark-defaults.conf").read_text()
+    catalog = {
+        "iceberg": "org.apache.iceberg.spark.SparkSessionCatalog",
+        "delta": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    }[fmt]
+    assert f"spark.sql.catalog.spark_catalog           {catalog}\n" in conf
+    assert f"spark.driver.extraClassPath               {config.jars_dir / fmt / '*'}\n" in conf
+    assert fmt in poms_for(config) and ({"iceberg", "delta"} - {fmt}).isdisjoint(poms_for(config))
+
+
+def test_a_parquet_stack_loads_no_table_format(tmp_path):
+    from stack.jars import poms_for
+    from stack.launcher import render_configs
+
+    config = from_env({"EDTRACK_TABLE_FORMAT": "parquet"}, state_dir=tmp_path)
+    render_configs(config)
+    conf = (tmp_path / "spark/conf/spark-defaults.conf").read_text()
+    assert "spark_catalog" not in conf and "extraClassPath" not in conf
+    assert {"iceberg", "delta"}.isdisjoint(poms_for(config))
 
 
 @pytest.mark.parametrize(
@@ -80,6 +132,7 @@ def test_metastore_choice_is_kept_and_read_back(tmp_path: Path):
     [
         pytest.param({"auth": "kerberos"}, "Unknown auth 'kerberos'", id="unknown-auth"),
         pytest.param({"metastore": "mysql"}, "Unknown metastore 'mysql'", id="unknown-db"),
+        pytest.param({"table_format": "hudi"}, "Unknown table format 'hudi'", id="unknown-format"),
     ],
 )
 def test_unknown_choices_are_one_sentence(tmp_path, kwargs, fragment):
@@ -185,7 +238,7 @@ def test_slapd_listens_on_its_loopback_url(tmp_path: Path, monkeypatch):
 
 
 def test_the_postgres_jdbc_driver_is_fetched_only_for_that_metastore(tmp_path: Path):
-    assert jars.poms_for(from_env({}, state_dir=tmp_path)) == ["kafka", "hdfs"]
+    assert jars.poms_for(from_env({}, state_dir=tmp_path)) == ["kafka", "hdfs", "iceberg"]
     assert "postgres" in jars.poms_for(from_env({}, state_dir=tmp_path, metastore="postgres"))
 
 

@@ -50,21 +50,13 @@
     tables), the modification time of its newest file: the same value as
     max(_metadata.file_modification_time) over the partition's rows, taken from a
     listing of the table's folder (Spark's binaryFile source reads no content unless
-    asked for it), so its cost does not grow with the data. -#}
-{% macro partition_file_times(relation) -%}
-    {%- set described = run_query('describe table extended ' ~ relation) -%}
-    {%- set location = [] -%}
-    {%- for row in described.rows if row[0] == 'Location' -%}
-        {%- do location.append(row[1]) -%}
-    {%- endfor -%}
-    {%- if location | length != 1 -%}
-        {{ exceptions.raise_compiler_error(
-            'Cannot find the storage location of ' ~ relation ~ ' in its description.'
-        ) }}
-    {%- endif -%}
+    asked for it), so its cost does not grow with the data. `location`: the table's
+    folder, when the caller has it already. -#}
+{% macro partition_file_times(relation, location=none) -%}
+    {%- set location = location or table_details(relation)['Location'] -%}
     select
         cast(kafka_date as string) as kafka_date,
         max(modificationTime) as loaded_at
-    from binaryFile.`{{ location[0] }}`
+    from binaryFile.`{{ location }}`
     group by kafka_date
 {%- endmacro %}

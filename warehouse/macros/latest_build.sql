@@ -26,7 +26,18 @@
         {#- Not built yet (a compile or lint before the first run): nothing to ask. -#}
         {{- return('true') -}}
     {%- endif -%}
-    {%- set partitions = partition_file_times(relation) -%}
+    {%- set details = table_details(relation) -%}
+    {%- if details.get('Provider') == 'iceberg' -%}
+        {#- Iceberg records, per partition, the commit that last changed it. -#}
+        {%- set query -%}
+            select cast(partition.kafka_date as string) as kafka_date
+            from {{ relation }}.partitions
+            where last_updated_at = (select max(last_updated_at) from {{ relation }}.partitions)
+            order by kafka_date
+        {%- endset -%}
+        {{- return(kafka_date_filter(query)) -}}
+    {%- endif -%}
+    {%- set partitions = partition_file_times(relation, details['Location']) -%}
     {%- set newest_query -%}
         select kafka_date from ({{ partitions }}) as partitions
         order by loaded_at desc

@@ -1,0 +1,234 @@
+"""Table formats compared on the same data: parquet (Hive tables), Iceberg and Delta.
+
+For each format a private stack starts whose Thrift Server loads that format's session
+catalog; the same generated attempts are published and landed, then ``dbt build`` runs
+in full with every model in that format, then 1 % more attempts (the next day) are
+landed and ``dbt build`` runs incrementally. Measured per format, in one run:
+
+- full and incremental build time (wall clock), and their ratio;
+- client query latency: each query of ``queries/`` run 3 times on one held connection
+  after the full build (median per query, then the median of those);
+- metastore load: CPU seconds of the metastore process during each build, and the
+  metastore's entries (tables and partitions) afterwards;
+- files and bytes the warehouse holds on HDFS after each build;
+- the marts' fingerprints (row count and a hash of every row), which must be equal
+  across formats.
+
+    .venv/bin/python -m bench.table_formats --sizes 3280 --formats parquet iceberg delta
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from edtrack import sql
+from stack.config import PROJECT_ROOT, from_env
+from stack.launcher import Stack
+
+BIN = Path(sys.executable).parent
+NEXT_DAY = "2018-01-29"  # the day after the generated data's 70 days
+QUERIES = sorted((PROJECT_ROOT / "queries").glob("*.sql"))
+LAYERS = ("staging", "flattened", "marts")
+MARTS = (
+    "dim_exams",
+    "mart_exam_popularity",
+    "mart_exam_scores",
+    "mart_question_difficulty",
+    "mart_option_choices",
+    "mart_activity_daily",
+    "mart_activity_hourly",
+    "mart_attempt_durations",
+)
+WHEN_WRITTEN = {"built_at", "ingested_at", "partition_loaded_at"}
+
+
+def run(label: str, cmd: list[str], env: dict[str, str], log: Path) -> float:
+    t0 = time.monotonic()
+    with log.open("a") as out:
+        out.write(f"\n$ {' '.join(cmd)}\n")
+        out.flush()
+        code = subprocess.run(cmd, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=out).returncode
+    seconds = time.monotonic() - t0
+    if code != 0:
+        sys.exit(f"{label} failed (exit {code}); see {log}")
+    print(f"  {label:<30} {seconds:8.1f} s", flush=True)
+    return round(seconds, 1)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (clock ticks of 1/100 s)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def storage(hdfs_url: str) -> dict[str, dict[str, int]]:
+    """Files and bytes under each layer's schema folder in the warehouse."""
+    from hdfs_native import Client
+
+    client = Client(hdfs_url)
+    out = {}
+    for layer in LAYERS:
+        files = size = 0
+        try:
+            for status in client.list_status(f"/warehouse/{layer}.db", recursive=True):
+                if not status.isdir:
+                    files += 1
+                    size += status.length
+        except FileNotFoundError:
+            pass
+        out[layer] = {"files": files, "bytes": size}
+    return out
+
+
+def fingerprint_query(table: str, described: list[tuple]) -> str:
+    columns = []
+    for name, kind, *_ in described:
+        if not name or name.startswith("#"):
+            break
+        if name in WHEN_WRITTEN:
+            continue
+        columns.append(f"cast({name} as float)" if kind == "double" else name)
+    return f"select count(*), sum(cast(hash({', '.join(columns)}) as bigint)) from {table}"
+
+
+def measure_queries(connection, repeats: int = 3) -> dict[str, float]:
+    medians = {}
+    for path in QUERIES:
+        text = path.read_text()
+        times = []
+        for _ in range(repeats):
+            t0 = time.monotonic()
+            sql.run(connection, text)
+            times.append(time.monotonic() - t0)
+        medians[path.stem] = round(statistics.median(times), 3)
+    return medians
+
+
+def metastore_entries(connection) -> dict[str, int]:
+    """Tables and partitions the metastore holds for the warehouse's layers, as Spark's
+    catalog reports them (a format that keeps partitions in its own metadata registers
+    none)."""
+    tables = partitions = 0
+    for layer in LAYERS:
+        for row in sql.run(connection, f"show tables in {layer}").rows:
+            tables += 1
+            name = f"{layer}.{row[1]}"
+            # A table whose format keeps its partitions itself has none in the metastore.
+            with contextlib.suppress(Exception):
+                partitions += len(sql.run(connection, f"show partitions {name}").rows)
+    return {"tables": tables, "partitions": partitions}
+
+
+def run_format(fmt: str, data: Path, extra: Path, offset: int, workdir: Path) -> dict:
+    env_base = {k: v for k, v in os.environ.items() if not k.startswith(("EDTRACK_", "DBT_"))}
+    config = from_env(
+        {**env_base, "EDTRACK_TABLE_FORMAT": fmt},
+        state_dir=workdir / f"state-{fmt}",
+        port_offset=offset,
+    )
+    config = dataclasses.replace(config, start_timeout_s=600.0)
+    stack = Stack(config, log=lambda m: None)
+    target = workdir / f"target-{fmt}"
+    env = {
+        **env_base,
+        "EDTRACK_STATE_DIR": str(config.state_dir),
+        "EDTRACK_PORT_OFFSET": str(offset),
+        "EDTRACK_TABLE_FORMAT": fmt,
+        "DBT_PROFILES_DIR": "profiles",
+        "DBT_THRIFT_PORT": str(config.ports["thrift"]),
+        "DBT_TARGET": "local",
+        "DBT_TARGET_PATH": str(target),
+    }
+    log = workdir / f"{fmt}.log"
+    edtrack = str(BIN / "edtrack")
+    dbt = [str(BIN / "dbt"), "build", "--vars", json.dumps({"file_format": fmt})]
+    print(f"{fmt}", flush=True)
+    stack.up()
+    try:
+        pids = {row["service"]: row["pid"] for row in stack.status()}
+        out: dict[str, object] = {"format": fmt}
+        run("publish", [edtrack, "publish", str(data)], env, log)
+        run("land", [edtrack, "land", "--until-caught-up"], env, log)
+        cpu0 = {n: cpu_seconds(pids[n]) for n in ("metastore", "thrift")}
+        out["full_s"] = run("dbt build (full)", dbt, env, log)
+        cpu1 = {n: cpu_seconds(pids[n]) for n in ("metastore", "thrift")}
+        out["full_cpu_s"] = {n: round(cpu1[n] - cpu0[n], 1) for n in cpu0}
+        out["storage_after_full"] = storage(config.hdfs_url)
+        connection = sql.connect(config.host, config.ports["thrift"])
+        try:
+            out["query_p50_s"] = measure_queries(connection)
+            out["metastore_entries"] = metastore_entries(connection)
+            prints = {}
+            for mart in MARTS:
+                described = sql.run(connection, f"describe table marts.{mart}").rows
+                prints[mart] = list(
+                    sql.run(connection, fingerprint_query(f"marts.{mart}", described)).rows[0]
+                )
+            out["fingerprints"] = prints
+        finally:
+            connection.close()
+        run("publish +1 %", [edtrack, "publish", str(extra)], env, log)
+        run("land +1 %", [edtrack, "land", "--until-caught-up"], env, log)
+        out["incremental_s"] = run("dbt build (incremental)", dbt, env, log)
+        cpu2 = {n: cpu_seconds(pids[n]) for n in ("metastore", "thrift")}
+        out["incremental_cpu_s"] = {n: round(cpu2[n] - cpu1[n], 1) for n in cpu0}
+        out["storage_after_incremental"] = storage(config.hdfs_url)
+        out["incremental_ratio"] = round(out["incremental_s"] / out["full_s"], 3)
+        return out
+    finally:
+        stack.down()
+
+
+def generate(count: int, seed: int, path: Path, *extra: str) -> None:
+    subprocess.run(
+        [str(BIN / "edtrack"), "generate", "--count", str(count), "--seed", str(seed)]
+        + ["--output", str(path), *extra],
+        check=True,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[3280])
+    parser.add_argument("--formats", nargs="+", default=["parquet", "iceberg", "delta"])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--port-offset", type=int, default=13000)
+    parser.add_argument(
+        "--output", type=Path, default=PROJECT_ROOT / "bench" / "results" / "table_formats.json"
+    )
+    args = parser.parse_args()
+    results = []
+    # Kept when a step fails: its logs say why (removed after a complete run).
+    workdir = Path(tempfile.mkdtemp(prefix="edtrack-formats-"))
+    print(f"work dir {workdir}", flush=True)
+    for count in args.sizes:
+        data, extra = workdir / f"attempts-{count}.jsonl", workdir / f"extra-{count}.jsonl"
+        generate(count, args.seed, data)
+        generate(max(1, count // 100), args.seed + 1, extra, "--start", NEXT_DAY, "--days", "1")
+        print(f"{count:,} attempts", flush=True)
+        for fmt in args.formats:
+            where = workdir / str(count)
+            where.mkdir(exist_ok=True)
+            result = run_format(fmt, data, extra, args.port_offset, where)
+            results.append({"attempts": count, **result})
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            args.output.write_text(json.dumps(results, indent=2) + "\n")
+    shutil.rmtree(workdir)
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
