@@ -692,6 +692,60 @@ def sql_command(
 
 @main.command()
 @click.option(
+    "--older-than",
+    "older_than_h",
+    type=click.FloatRange(min=0),
+    default=168.0,
+    show_default=True,
+    help="Hours: snapshots younger than this stay (time travel reaches back that far, and "
+    "a running query keeps the files it planned on); orphan files go at 24 h at the "
+    "earliest (a running write's files look orphaned).",
+)
+@click.option(
+    "--retain-last",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Snapshots each table keeps however old they are.",
+)
+@click.option("--no-compact", is_flag=True, help="Leave small data files as they are.")
+@click.option(
+    "--schema",
+    "schemas",
+    multiple=True,
+    help="A schema to maintain (repeatable; default: staging, flattened and marts).",
+)
+@click.pass_obj
+def maintain(
+    obj: Context, older_than_h: float, retain_last: int, no_compact: bool, schemas: tuple
+) -> None:
+    """Compact, expire old snapshots and remove orphan files of every Iceberg table of
+    the warehouse, so storage stays bounded (docs/table-format.md: how often)."""
+    from edtrack import maintain as housekeeping
+
+    older_than = housekeeping.now() - dt.timedelta(hours=older_than_h)
+    connection = obj.connect_sql()
+    try:
+        reports = housekeeping.maintain(
+            connection,
+            schemas or housekeeping.LAYERS,
+            older_than,
+            retain_last=retain_last,
+            compact=not no_compact,
+            progress=lambda line: click.echo(line, err=True),
+        )
+    finally:
+        connection.close()
+    before = sum(r.data_files_before for r in reports)
+    after = sum(r.data_files_after for r in reports)
+    click.echo(
+        f"{len(reports)} tables: data files {before} -> {after}, snapshots "
+        f"{sum(r.snapshots_before for r in reports)} -> {sum(r.snapshots_after for r in reports)}"
+    )
+
+
+@main.command()
+@click.option(
     "--input",
     "input_path",
     type=click.Path(),

@@ -132,3 +132,24 @@ class FakeCatalog:
         for date in sorted(set(dates)):
             if (table, date) not in self.partitions:
                 self.partitions.append((table, date))
+
+
+class FakeCursor:
+    """A PyHive cursor whose answers come from ``answers(statement) -> (columns, rows)``;
+    every statement is logged."""
+
+    def __init__(self, log: list, answers) -> None:
+        self.log, self.answers = log, answers
+        self.description = None
+        self._rows: list[tuple] = []
+
+    def execute(self, statement, parameters=None):
+        self.log.append((statement, parameters))
+        columns, self._rows = self.answers(statement)
+        self.description = [(c, "STRING_TYPE") for c in columns] if columns else None
+
+    def fetchall(self):
+        return self._rows
+
+    def close(self):
+        pass

@@ -16,6 +16,7 @@ from edtrack import report
 from edtrack.cli import main
 from edtrack.errors import UserError
 from stack.config import PROJECT_ROOT
+from tests.unit.fakes import FakeCursor
 from tests.unit.test_cli_errors import free_port_offset
 
 NOTEBOOK = PROJECT_ROOT / "notebooks" / "edtrack_report.ipynb"
@@ -266,24 +267,6 @@ def test_abridge_cuts_every_array_and_says_how_much_was_left_out():
 
 
 # --- queries ----------------------------------------------------------------------------
-
-
-class FakeCursor:
-    def __init__(self, log: list, answers) -> None:
-        self.log, self.answers = log, answers
-        self.description = None
-        self._rows: list[tuple] = []
-
-    def execute(self, statement, parameters=None):
-        self.log.append((statement, parameters))
-        columns, self._rows = self.answers(statement)
-        self.description = [(c, "STRING_TYPE") for c in columns] if columns else None
-
-    def fetchall(self):
-        return self._rows
-
-    def close(self):
-        pass
 
 
 class FakeConnection:
