@@ -29,6 +29,19 @@ def versions(connection, table: str) -> list[str]:
     raise AssertionError(f"{table} is a {kind or 'plain'} table: it keeps no versions")
 
 
+def current_snapshot(config, table: str) -> str:
+    """The id of ``table``'s newest Iceberg snapshot."""
+    connection = sql.connect(config.host, config.ports["thrift"])
+    try:
+        rows = sql.run(
+            connection,
+            f"select snapshot_id from {table}.snapshots order by committed_at desc limit 1",
+        ).rows
+    finally:
+        connection.close()
+    return str(rows[0][0])
+
+
 def fingerprints_of_every_version(connection, table: str) -> dict[str, tuple[int, int]]:
     """(row count, row hash) of ``table`` at each of its versions."""
     described = sql.run(connection, f"describe table {table}").rows

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import json
+import re
 import time
 
 import pytest
@@ -18,8 +19,10 @@ import pytest
 from tests.reliability.conftest import check, land_until_caught_up
 from tests.reliability.corpus import CASES
 from tests.reliability.reconcile import LEDGER, Place
+from tests.reliability.snapshots import current_snapshot
 from tests.reliability.warehouse import (
     BUILT_FROM,
+    MARTS,
     STAGING,
     dbt,
     dbt_run,
@@ -38,6 +41,8 @@ CLEAN_VARS = {"raw_schema": CLEAN.schema, "schema_prefix": "clean_"}
 @pytest.mark.reliability_full
 def test_the_thrift_server_killed_during_dbt_run_then_a_rerun_completes(rcli, rel_stack, tmp_path):
     where = tmp_path / "dbt"
+    before = {mart: current_snapshot(rcli.config, f"marts.{mart}") for mart in MARTS}
+    prints_before = fingerprints(rcli.config)
     run = dbt(rcli, where, "run")
     log = where / "dbt-run.out"
     # Kill it once dbt has built a few models, with the rest still to come.
@@ -50,6 +55,15 @@ def test_the_thrift_server_killed_during_dbt_run_then_a_rerun_completes(rcli, re
     code = run.wait(600)
     assert code != 0, "dbt run finished although its server was killed"
     rel_stack.start_service("thrift")
+    # A mart the killed run had not committed is still its previous snapshot, whole:
+    # the one being written when the server died included.
+    committed = set(re.findall(r" OK created sql \w+ model marts\.(\w+) ", log.read_text()))
+    untouched = [mart for mart in MARTS if mart not in committed]
+    assert untouched, "the run committed every mart before the kill"
+    prints_after = fingerprints(rcli.config)
+    for mart in untouched:
+        assert current_snapshot(rcli.config, f"marts.{mart}") == before[mart], mart
+        assert prints_after[mart] == prints_before[mart], mart
     dbt_run(rcli, where)
 
 
