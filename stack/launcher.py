@@ -168,6 +168,7 @@ def template_context(config: StackConfig) -> dict[str, object]:
         "metastore_db": config.metastore_db,
         "table_format": config.table_format,
         "format_jars": str(config.jars_dir / config.table_format / "*"),
+        "classes_dir": str(config.cache_dir / "classes"),
         "metastore_jdbc_url": config.metastore_jdbc_url,
         "metastore_db_user": config.postgres_user,
         # Filled in for the metastore's own copy of hive-site.xml only (see below).
@@ -326,6 +327,16 @@ class Stack:
         ]
 
     def thrift_cmd(self) -> list[str]:
+        if self.config.table_format == "iceberg":
+            # The session catalog class of spark-defaults.conf (see its source).
+            jars.compile_java(
+                JAVA_SOURCES / "IcebergSessionCatalog.java",
+                os.pathsep.join(
+                    [str(spark_home() / "jars" / "*"), str(self.config.jars_dir / "iceberg" / "*")]
+                ),
+                self.config.cache_dir / "classes",
+                find_java(self.config),
+            )
         hiveconf = {
             "hive.server2.thrift.bind.host": self.config.host,
             "hive.server2.thrift.port": str(self.config.ports["thrift"]),

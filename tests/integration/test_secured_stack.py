@@ -116,7 +116,12 @@ def test_status_says_auth_is_ldap_and_the_metastore_is_postgres(cli, secured):
 
 def test_the_choices_are_kept_in_the_state_dir_for_later_commands(secured):
     kept = json.loads((secured.config.state_dir / "stack.json").read_text())
-    assert kept == {"auth": "ldap", "metastore": "postgres", "ports": dict(secured.config.ports)}
+    assert kept == {
+        "auth": "ldap",
+        "metastore": "postgres",
+        "table_format": "iceberg",
+        "ports": dict(secured.config.ports),
+    }
     # A later command with nothing set reads them back.
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDTRACK_")}
     again = from_env(env, state_dir=secured.config.state_dir)

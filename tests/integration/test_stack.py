@@ -59,7 +59,8 @@ def test_whole_stack_stays_within_4_gb_rss(stack):
 
 
 def test_jars_are_fetched_once(stack):
-    assert jars.poms_for(stack.config) == ["kafka", "hdfs"]  # no PostgreSQL driver by default
+    # Iceberg (the table format), no PostgreSQL driver by default
+    assert jars.poms_for(stack.config) == ["kafka", "hdfs", "iceberg"]
     for name in jars.poms_for(stack.config):
         assert jars.is_fetched(stack.config.jars_dir, name)
     kafka_jars = {p.name for p in (stack.config.jars_dir / "kafka").glob("*.jar")}

@@ -108,11 +108,11 @@ def test_the_thrift_server_loads_the_table_format_as_its_session_catalog(tmp_pat
     render_configs(config)
     conf = (tmp_path / "spark/conf/spark-defaults.conf").read_text()
     catalog = {
-        "iceberg": "org.apache.iceberg.spark.SparkSessionCatalog",
+        "iceberg": "IcebergSessionCatalog",
         "delta": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
     }[fmt]
     assert f"spark.sql.catalog.spark_catalog           {catalog}\n" in conf
-    assert f"spark.driver.extraClassPath               {config.jars_dir / fmt / '*'}\n" in conf
+    assert f"spark.driver.extraClassPath               {config.jars_dir / fmt / '*'}" in conf
     assert fmt in poms_for(config) and ({"iceberg", "delta"} - {fmt}).isdisjoint(poms_for(config))
 
 
