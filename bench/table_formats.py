@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 from edtrack import sql
-from stack.config import PROJECT_ROOT, from_env
+from stack.config import PROJECT_ROOT, StackConfig, from_env
 from stack.launcher import Stack
 
 BIN = Path(sys.executable).parent
@@ -130,16 +130,18 @@ def metastore_entries(connection) -> dict[str, int]:
     return {"tables": tables, "partitions": partitions}
 
 
-def run_format(fmt: str, data: Path, extra: Path, offset: int, workdir: Path) -> dict:
+def private_stack(
+    fmt: str, name: str, offset: int, workdir: Path
+) -> tuple[StackConfig, Stack, dict[str, str]]:
+    """A stack of its own under ``workdir`` (state, dbt target: ``name``), and the
+    environment that points edtrack and dbt at it, whatever the caller's environment."""
     env_base = {k: v for k, v in os.environ.items() if not k.startswith(("EDTRACK_", "DBT_"))}
     config = from_env(
         {**env_base, "EDTRACK_TABLE_FORMAT": fmt},
-        state_dir=workdir / f"state-{fmt}",
+        state_dir=workdir / f"state-{name}",
         port_offset=offset,
     )
     config = dataclasses.replace(config, start_timeout_s=600.0)
-    stack = Stack(config, log=lambda m: None)
-    target = workdir / f"target-{fmt}"
     env = {
         **env_base,
         "EDTRACK_STATE_DIR": str(config.state_dir),
@@ -148,8 +150,13 @@ def run_format(fmt: str, data: Path, extra: Path, offset: int, workdir: Path) ->
         "DBT_PROFILES_DIR": "profiles",
         "DBT_THRIFT_PORT": str(config.ports["thrift"]),
         "DBT_TARGET": "local",
-        "DBT_TARGET_PATH": str(target),
+        "DBT_TARGET_PATH": str(workdir / f"target-{name}"),
     }
+    return config, Stack(config, log=lambda m: None), env
+
+
+def run_format(fmt: str, data: Path, extra: Path, offset: int, workdir: Path) -> dict:
+    config, stack, env = private_stack(fmt, fmt, offset, workdir)
     log = workdir / f"{fmt}.log"
     edtrack = str(BIN / "edtrack")
     dbt = [str(BIN / "dbt"), "build", "--vars", json.dumps({"file_format": fmt})]

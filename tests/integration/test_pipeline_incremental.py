@@ -25,13 +25,26 @@ MODELS = (
     "marts.mart_attempt_durations",
 )
 
+STG = "staging.stg_assessments__attempts"
+QUESTIONS = "flattened.flat_assessments__attempt_questions"
+OPTIONS = "flattened.flat_assessments__attempt_question_options"
+# The marts merged on their key: (mart, its key column, the upstream model and the
+# expression of its rows that a run recomputes the mart's rows by).
+MERGED = (
+    ("marts.mart_exam_scores", "base_exam_id", STG, "base_exam_id"),
+    ("marts.mart_attempt_durations", "base_exam_id", STG, "base_exam_id"),
+    ("marts.mart_activity_daily", "activity_date", STG, "to_date(submitted_at)"),
+    ("marts.mart_question_difficulty", "base_exam_id", QUESTIONS, "base_exam_id"),
+    ("marts.mart_option_choices", "question_key", OPTIONS, "question_key"),
+)
 
-def checksums(cli) -> dict[str, tuple[int, int]]:
+
+def checksums(cli, models=MODELS) -> dict[str, tuple[int, int]]:
     """Row count and a hash of every row, per model (fingerprint_query: doubles cast
     to float, as sums and averages differ between an incremental and a full build in
     their last bits). built_at, when dbt wrote the row, differs by design: left out."""
     out = {}
-    for model in MODELS:
+    for model in models:
         described = [(c["col_name"], c["data_type"]) for c in cli.sql(f"describe table {model}")]
         row = cli.sql(fingerprint_query(model, described, {"built_at"}))[0]
         out[model] = (row["n"], row["h"])
@@ -95,6 +108,22 @@ def test_new_data_rebuilds_only_its_partitions_and_full_refresh_agrees(cli, tmp_
         assert {r["d"] for r in latest} == new_dates, model
         # latest_build finds the same partitions from the file listing.
         assert latest_build(cli, model) == new_dates, model
+    # The merged marts recomputed exactly the keys with rows in the rebuilt partitions.
+    dates = ", ".join(f"'{d}'" for d in sorted(new_dates))
+    for mart, key, upstream, upstream_key in MERGED:
+        touched = {
+            r["k"]
+            for r in cli.sql(
+                f"select distinct {upstream_key} as k from {upstream} "
+                f"where kafka_date in ({dates}) and not is_test_record"
+            )
+        }
+        rows = cli.sql(
+            f"select {key} as k, built_at = (select max(built_at) from {mart}) as rebuilt "
+            f"from {mart}"
+        )
+        assert {r["k"] for r in rows if r["rebuilt"]} == touched & {r["k"] for r in rows}, mart
+        assert not all(r["rebuilt"] for r in rows), f"{mart}: every row recomputed"
     stg_after = cli.sql("select count(*) as n from staging.stg_assessments__attempts")[0]["n"]
     assert stg_after - stg_before == len({r["keen_id"] for r in new})
 
@@ -104,3 +133,30 @@ def test_new_data_rebuilds_only_its_partitions_and_full_refresh_agrees(cli, tmp_
 
     cli.dbt("run", "--full-refresh")
     assert checksums(cli) == incremental
+
+
+def table_format(cli, model: str) -> str:
+    """iceberg or parquet, as the metastore records the table."""
+    described = {r["col_name"]: r["data_type"] for r in cli.sql(f"describe table extended {model}")}
+    properties = described.get("Table Properties", "")  # a parquet table may have none
+    return "iceberg" if "table_type=ICEBERG" in properties else described["Provider"]
+
+
+def test_an_incremental_model_of_another_format_is_converted_to_iceberg_once(cli):
+    model = "staging.stg_assessments__attempts"
+    before = checksums(cli, [model])[model]
+    select = ("--select", model.split(".")[1])
+    cli.dbt("run", *select, "--full-refresh", "--vars", "{file_format: parquet}")
+    assert table_format(cli, model) == "parquet"  # as a warehouse built before Iceberg
+
+    converting = cli.dbt("run", *select)  # no --full-refresh: the format alone decides
+    assert table_format(cli, model) == "iceberg"
+    assert f"{model} is not an Iceberg table yet" in converting.stdout
+    assert checksums(cli, [model])[model] == before
+
+    history = f"select snapshot_id from {model}.snapshots order by committed_at"
+    created = cli.sql(history)[0]
+    again = cli.dbt("run", *select)  # converted: incremental again, same table
+    assert "is not an Iceberg table yet" not in again.stdout
+    assert cli.sql(history)[0] == created
+    assert checksums(cli, [model])[model] == before

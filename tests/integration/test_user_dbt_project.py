@@ -2,7 +2,8 @@
 edtrack's: plain dbt-spark with its default file_format (Hive serde tables), seeds, a
 view, a table, incremental ``append`` and ``insert_overwrite`` models, generic and
 singular tests with stored failures, a unit test, ``dbt show``, ``dbt docs generate``
-and ``dbt run --empty``, over several dbt invocations (each its own Thrift sessions).
+and ``dbt run --empty``, over several dbt invocations (each its own Thrift sessions);
+and, with ``file_format: iceberg``, an incremental ``merge`` model and a snapshot.
 
 The expected values are computed here from the project's seed CSVs, independently of
 Spark. The tests run in file order: each dbt invocation builds on the previous one.
@@ -17,6 +18,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,28 @@ def daily(batch: int) -> dict[str, tuple[int, Decimal]]:
         counts[day] += 1
         revenue[day] += Decimal(r["amount"])
     return {day: (counts[day], revenue[day]) for day in counts}
+
+
+def customer_orders(batch: int) -> dict[int, tuple[int, int, Decimal]]:
+    """customer_orders as of `batch`: orders, returns and net revenue of every customer."""
+    out = {c: [0, 0, Decimal(0)] for c in range(1, 13)}
+    for r in orders(batch):
+        customer = out[int(r["customer_id"])]
+        customer[0] += 1
+        if r["status"] == "returned":
+            customer[1] += 1
+        else:
+            customer[2] += Decimal(r["amount"])
+    return {c: tuple(v) for c, v in out.items()}
+
+
+def customer_totals(batch: int) -> dict[int, tuple[int, Decimal, int]]:
+    """customer_totals as of `batch`: orders, their amount and the latest batch."""
+    out: dict = {}
+    for r in orders(batch):
+        n, amount, last = out.get(int(r["customer_id"]), (0, Decimal(0), 0))
+        out[int(r["customer_id"])] = (n + 1, amount + Decimal(r["amount"]), int(r["batch"]))
+    return out
 
 
 class UserDbt:
@@ -89,6 +113,13 @@ class UserDbt:
 
     def count(self, table: str) -> int:
         return self.cli.sql(f"select count(*) as n from {table}")[0]["n"]
+
+    def customer_totals(self) -> dict[int, tuple[int, Decimal, int]]:
+        rows = self.cli.sql(f"select * from {SCHEMA}.customer_totals")
+        return {
+            r["customer_id"]: (r["order_count"], Decimal(str(r["total_amount"])), r["last_batch"])
+            for r in rows
+        }
 
     def daily(self) -> dict[str, tuple[int, Decimal]]:
         rows = self.cli.sql(f"select order_date, order_count, revenue from {SCHEMA}.orders_daily")
@@ -141,6 +172,11 @@ def test_a_second_invocation_appends_and_rewrites_the_changed_dates(dbt, cli):
     assert len(partitions) == len(daily(1))
     dbt("build", "--vars", "{batch: 2}")
     assert set(dbt.results().values()) <= {"pass", "success", "warn"}
+    # The view replaced by `create or replace view` answers with its new text.
+    assert dbt.count(f"{SCHEMA}.stg_orders") == len(orders(2))
+    # merge: the customers of batch 2 updated or added, the others' rows kept as they were
+    assert dbt.customer_totals() == customer_totals(2)
+    assert set(customer_totals(1).items()) - set(customer_totals(2).items())  # some updated
     assert dbt.count(f"{SCHEMA}.orders_log") == 80
     assert dbt.count(f"{SCHEMA}.raw_orders") == 120  # build seeds again, truncating first
     got = dbt.daily()
@@ -159,18 +195,10 @@ def preview(result) -> list[dict]:
 def test_dbt_show_answers_from_a_model_and_inline_sql(dbt):
     args = ("--vars", "{batch: 2}", "--output", "json", "--log-format", "json")
     shown = preview(dbt("show", "--select", "customer_orders", "--limit", "50", *args))
-    expected = defaultdict(lambda: [0, 0, Decimal(0)])
-    for r in orders(2):
-        customer = expected[int(r["customer_id"])]
-        customer[0] += 1
-        if r["status"] == "returned":
-            customer[1] += 1
-        else:
-            customer[2] += Decimal(r["amount"])
     assert {
-        r["customer_id"]: [r["order_count"], r["returned_count"], Decimal(str(r["net_revenue"]))]
+        r["customer_id"]: (r["order_count"], r["returned_count"], Decimal(str(r["net_revenue"])))
         for r in shown
-    } == {c: expected.get(c, [0, 0, Decimal(0)]) for c in range(1, 13)}
+    } == customer_orders(2)
     inline = "select count(*) as n, max(batch) as batch from {{ ref('orders_log') }}"
     assert preview(dbt("show", "--inline", inline, *args)) == [{"n": 80, "batch": 2}]
 
@@ -187,6 +215,8 @@ def test_docs_generate_catalogs_every_model_and_seed(dbt):
         "customer_orders",
         "orders_log",
         "orders_daily",
+        "customer_totals",
+        "customer_orders_history",
     }
     columns = {c.lower() for c in tables["orders_daily"]["columns"]}
     assert columns == {"order_count", "revenue", "last_batch", "order_date"}
@@ -209,6 +239,26 @@ def test_a_full_refresh_gives_what_the_incremental_runs_gave(dbt):
     dbt("build", "--vars", "{batch: 3}")
     assert dbt.count(f"{SCHEMA}.orders_log") == 120
     assert dbt.daily() == daily(3)
+    assert dbt.customer_totals() == customer_totals(3)
+
+
+def test_a_snapshot_keeps_every_state_the_builds_saw(dbt, cli):
+    # The builds so far snapshotted customer_orders at batches 1, 2, 2 (full refresh), 3.
+    states = [customer_orders(b) for b in (1, 2, 2, 3)]
+    versions = {
+        c: 1 + sum(earlier[c] != later[c] for earlier, later in pairwise(states)) for c in states[0]
+    }
+    rows = cli.sql(
+        "select customer_id, order_count, returned_count, net_revenue, "
+        f"dbt_valid_to is null as current from {SCHEMA}.customer_orders_history"
+    )
+    assert Counter(r["customer_id"] for r in rows) == Counter(versions)
+    assert max(versions.values()) > 1  # some customers changed, some rows were closed
+    assert {
+        r["customer_id"]: (r["order_count"], r["returned_count"], Decimal(str(r["net_revenue"])))
+        for r in rows
+        if r["current"]
+    } == customer_orders(3)
 
 
 def test_seeding_again_replaces_the_rows(dbt):

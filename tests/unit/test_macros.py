@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import jinja2
 import pytest
@@ -49,6 +50,17 @@ class Relation:
 FLAT = Relation("flattened", "flat")
 
 
+@dataclass(frozen=True)
+class Existing:
+    """A relation as dbt-spark's cache describes it."""
+
+    is_iceberg: bool = False
+    is_view: bool = False
+
+    def __str__(self) -> str:
+        return "marts.model"
+
+
 class CompilerError(Exception):
     pass
 
@@ -86,6 +98,10 @@ class Dbt:
     variables: dict = field(default_factory=dict)
     missing: set[str] = field(default_factory=set)  # relations that do not exist
     queries: list[str] = field(default_factory=list)
+    model_config: dict = field(default_factory=dict)  # the model's config() values
+    full_refresh_flag: bool = False  # dbt's --full-refresh
+    existing: Existing | None = None  # what dbt's cache holds for the model
+    logged: list[str] = field(default_factory=list)
 
     def get_relation(self, database, schema: str, identifier: str):
         name = f"{schema}.{identifier}"
@@ -114,9 +130,13 @@ class Dbt:
             "execute": self.execute,
             "return": dbt_return,
             "var": lambda name, default=None: {**PROJECT_VARS, **self.variables}.get(name, default),
-            "config": {"where": self.where},
+            "config": {"where": self.where, **self.model_config},
             "adapter": self,
             "exceptions": Exceptions,
+            "flags": SimpleNamespace(FULL_REFRESH=self.full_refresh_flag),
+            "this": Relation("marts", "model"),
+            "load_cached_relation": lambda relation: self.existing,
+            "log": lambda message, info=False: self.logged.append(message) or "",
         }
         # As in dbt, each macro is a callable of the context that ends at its own
         # return(): a macro calling one of another file gets that one's value. The
@@ -243,3 +263,57 @@ def test_a_test_without_where_reads_the_relation_itself():
     dbt = Dbt(where=None)
     assert dbt.call("get_where_subquery", FLAT) == "flattened.flat"
     assert dbt.queries == []
+
+
+INCREMENTAL_ICEBERG = {"materialized": "incremental", "file_format": "iceberg"}
+
+
+@pytest.mark.parametrize(
+    ("model_config", "flag", "existing", "expected"),
+    [
+        (INCREMENTAL_ICEBERG, False, Existing(is_iceberg=True), "False"),
+        (INCREMENTAL_ICEBERG, True, Existing(is_iceberg=True), "True"),
+        ({**INCREMENTAL_ICEBERG, "full_refresh": False}, True, Existing(is_iceberg=True), "False"),
+        (INCREMENTAL_ICEBERG, False, None, "False"),  # first build: nothing to convert
+        (INCREMENTAL_ICEBERG, False, Existing(is_view=True), "False"),  # dbt replaces views
+        ({"materialized": "incremental", "file_format": "parquet"}, False, Existing(), "False"),
+        ({"materialized": "table", "file_format": "iceberg"}, False, Existing(), "False"),
+    ],
+)
+def test_should_full_refresh_follows_the_config_then_the_flag(
+    model_config, flag, existing, expected
+):
+    dbt = Dbt(model_config=model_config, full_refresh_flag=flag, existing=existing)
+    assert dbt.call("should_full_refresh") == expected
+    assert dbt.logged == []
+
+
+def test_an_incremental_model_still_in_another_format_is_rebuilt_once_as_iceberg():
+    dbt = Dbt(model_config=INCREMENTAL_ICEBERG, existing=Existing(is_iceberg=False))
+    assert dbt.call("should_full_refresh") == "True"
+    assert dbt.logged == [
+        "marts.model is not an Iceberg table yet: building it in full once, as Iceberg"
+    ]
+
+
+STAGING = Relation("staging", "stg_assessments__attempts")
+
+
+def test_a_merged_mart_reads_the_rows_of_keys_built_since_its_last_change():
+    dbt = Dbt(model_config={"incremental_strategy": "merge"})
+    assert dbt.call("rows_of_changed_keys", STAGING, "to_date(submitted_at)", True) == (
+        "( select * from staging.stg_assessments__attempts where to_date(submitted_at) in "
+        "( select to_date(submitted_at) from staging.stg_assessments__attempts "
+        "where built_at > ( select coalesce(max(built_at), timestamp '1970-01-01') "
+        "from marts.model ) ) ) as stg_assessments__attempts"
+    )
+
+
+@pytest.mark.parametrize(
+    ("incremental", "strategy"),
+    [(False, "merge"), (True, "insert_overwrite")],
+    ids=["first-or-full-build", "mart-rewritten-whole"],
+)
+def test_a_full_build_or_a_whole_rewrite_reads_every_row(incremental, strategy):
+    dbt = Dbt(model_config={"incremental_strategy": strategy})
+    assert dbt.call("rows_of_changed_keys", STAGING, "base_exam_id", incremental) == str(STAGING)

@@ -1,4 +1,6 @@
 -- grain: one row per exam (base_exam_id)
+-- recomputed whole: exams_with_same_name counts other exams' rows
+{{ config(incremental_strategy='insert_overwrite') }}
 
 with
 

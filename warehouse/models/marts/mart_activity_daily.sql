@@ -1,10 +1,15 @@
 -- grain: one row per UTC calendar day with at least one attempt
+{{ config(unique_key='activity_date') }}
 
 with
 
 attempts as (
 
-    select * from {{ ref('stg_assessments__attempts') }}
+    select * from {{
+        rows_of_changed_keys(
+            ref('stg_assessments__attempts'), 'to_date(submitted_at)', is_incremental()
+        )
+    }}
     {{ test_records_filter() }}
 
 ),
@@ -15,7 +20,8 @@ final as (
         to_date(submitted_at) as activity_date,
         count(*) as distinct_attempts,
         sum(copies_in_raw) as attempt_rows,
-        count(distinct base_exam_id) as exams_taken
+        count(distinct base_exam_id) as exams_taken,
+        current_timestamp() as built_at
     from attempts
     group by to_date(submitted_at)
 

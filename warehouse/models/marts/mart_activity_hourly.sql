@@ -1,4 +1,6 @@
 -- grain: one row per hour of the day (0-23, UTC); hours without attempts show 0
+-- recomputed whole: 24 rows, and nearly every run touches most hours
+{{ config(incremental_strategy='insert_overwrite') }}
 
 with
 

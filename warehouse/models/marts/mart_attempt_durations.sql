@@ -1,11 +1,16 @@
 -- grain: one row per exam (base_exam_id); duration = submitted_at - started_at of each
 -- distinct attempt where both are known and the difference is not negative
+{{ config(unique_key='base_exam_id') }}
 
 with
 
 attempts as (
 
-    select * from {{ ref('stg_assessments__attempts') }}
+    select * from {{
+        rows_of_changed_keys(
+            ref('stg_assessments__attempts'), 'base_exam_id', is_incremental()
+        )
+    }}
     {{ test_records_filter() }}
 
 ),
@@ -29,7 +34,8 @@ final as (
         avg(durations.duration_seconds) as mean_duration_seconds,
         percentile_approx(durations.duration_seconds, 0.5) as median_duration_seconds,
         percentile_approx(durations.duration_seconds, 0.9) as p90_duration_seconds,
-        max(durations.duration_seconds) as max_duration_seconds
+        max(durations.duration_seconds) as max_duration_seconds,
+        current_timestamp() as built_at
     from durations
     inner join {{ ref('dim_exams') }} as exams
         on durations.base_exam_id = exams.base_exam_id

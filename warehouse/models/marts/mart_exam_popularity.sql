@@ -1,5 +1,7 @@
 -- grain: one row per exam (base_exam_id); test records excluded unless
 -- var('include_test_records') is true
+-- recomputed whole: popularity_rank ranks every exam against the others
+{{ config(incremental_strategy='insert_overwrite') }}
 
 with
 

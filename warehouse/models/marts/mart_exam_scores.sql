@@ -1,11 +1,16 @@
 -- grain: one row per exam (base_exam_id); scored attempts are distinct attempts whose
 -- export carries counts with total > 0
+{{ config(unique_key='base_exam_id') }}
 
 with
 
 attempts as (
 
-    select * from {{ ref('stg_assessments__attempts') }}
+    select * from {{
+        rows_of_changed_keys(
+            ref('stg_assessments__attempts'), 'base_exam_id', is_incremental()
+        )
+    }}
     {{ test_records_filter() }}
 
 ),
@@ -60,7 +65,8 @@ final as (
         aggregated.correct_answers,
         aggregated.questions_answered,
         aggregated.incomplete_answers,
-        aggregated.unanswered_questions
+        aggregated.unanswered_questions,
+        current_timestamp() as built_at
     from aggregated
     inner join {{ ref('dim_exams') }} as exams
         on aggregated.base_exam_id = exams.base_exam_id

@@ -1,10 +1,15 @@
 -- grain: one row per question (question_key = base_exam_id:question_id)
+{{ config(unique_key='question_key') }}
 
 with
 
 questions as (
 
-    select * from {{ ref('flat_assessments__attempt_questions') }}
+    select * from {{
+        rows_of_changed_keys(
+            ref('flat_assessments__attempt_questions'), 'base_exam_id', is_incremental()
+        )
+    }}
     {{ test_records_filter() }}
 
 ),
@@ -43,7 +48,8 @@ final as (
         aggregated.correct_rate,
         dense_rank() over (
             partition by aggregated.base_exam_id order by aggregated.correct_rate
-        ) as difficulty_rank_in_exam
+        ) as difficulty_rank_in_exam,
+        current_timestamp() as built_at
     from aggregated
     inner join {{ ref('dim_exams') }} as exams
         on aggregated.base_exam_id = exams.base_exam_id
