@@ -33,7 +33,6 @@ OPTIONS = "flattened.flat_assessments__attempt_question_options"
 MERGED = (
     ("marts.mart_exam_scores", "base_exam_id", STG, "base_exam_id"),
     ("marts.mart_attempt_durations", "base_exam_id", STG, "base_exam_id"),
-    ("marts.mart_activity_daily", "activity_date", STG, "to_date(submitted_at)"),
     ("marts.mart_question_difficulty", "base_exam_id", QUESTIONS, "base_exam_id"),
     ("marts.mart_option_choices", "question_key", OPTIONS, "question_key"),
 )
