@@ -72,12 +72,32 @@ def quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+# What the server says when the metastore or HDFS behind it is restarting (a NameNode
+# away fails the folder check of ``add partition``): worth registering again later.
+TRANSIENT_FAILURES = (
+    "SocketException",
+    "ConnectException",
+    "SocketTimeoutException",
+    "EOFException",
+    "Connection reset",
+    "Connection refused",
+    "SafeModeException",
+    "RetriableException",
+)
+
+
+def transient_registration_failure(exc: BaseException) -> bool:
+    text = getattr(exc, "server_text", None)
+    return text is not None and any(marker in text for marker in TRANSIENT_FAILURES)
+
+
 class Catalog:
     """Creates the raw tables and registers partitions as files land."""
 
-    def __init__(self, connection, tables: Tables) -> None:
+    def __init__(self, connection, tables: Tables, where: str = "its address") -> None:
         self.connection = connection
         self.tables = tables
+        self.where = where  # host:port of the Thrift Server, for messages
         self._registered: set[tuple[str, str]] = set()
 
     def ensure_tables(self) -> None:

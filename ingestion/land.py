@@ -70,6 +70,7 @@ from ingestion.catalog import (
     SCHEMA,
     Catalog,
     Tables,
+    transient_registration_failure,
 )
 from ingestion.envelope import (
     MAX_MESSAGE_BYTES,
@@ -157,13 +158,44 @@ class HdfsWriteFailed(UserError):
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """How the lander rides out a Kafka broker that is away for a while (a restart).
+class Away:
+    """A service the lander waits for while it restarts: which errors say it is away, and
+    what to tell the operator when it stays away."""
 
-    Only errors Kafka marks retriable (``retriable = True``: connection refused, timeouts,
-    no leader yet) are retried, ``attempts`` times in all, waiting ``backoff_s`` doubled
-    each time up to ``max_backoff_s`` (about two minutes with the defaults). ``sleep`` is
-    injectable so tests never wait.
+    name: str  # "Kafka at 127.0.0.1:9092"
+    retriable: Callable[[BaseException], bool]
+    advice: str
+
+
+def kafka_away(bootstrap: str) -> Away:
+    """Kafka marks its transient errors ``retriable = True`` (connection refused,
+    timeouts, no leader yet)."""
+    return Away(
+        f"Kafka at {bootstrap}",
+        lambda exc: bool(getattr(exc, "retriable", False)),
+        "Landed files are safe on HDFS: start the lander again once Kafka is back; "
+        "it resumes from HDFS.",
+    )
+
+
+def metastore_away(connection: str) -> Away:
+    """Registering a date goes through the Thrift Server to the metastore, which checks
+    the folder on HDFS: a NameNode restarting fails it with a connection error."""
+    return Away(
+        f"The Thrift Server at {connection}",
+        transient_registration_failure,
+        "Landed files are safe on HDFS: start the lander again once HDFS and the "
+        "Thrift Server are back; it registers every landed date at start.",
+    )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How the lander rides out a service that is away for a while (a restart).
+
+    Only errors the service's ``Away`` calls retriable are retried, ``attempts`` times in
+    all, waiting ``backoff_s`` doubled each time up to ``max_backoff_s`` (about two
+    minutes with the defaults). ``sleep`` is injectable so tests never wait.
     """
 
     attempts: int = 30
@@ -171,30 +203,23 @@ class RetryPolicy:
     max_backoff_s: float = 5.0
     sleep: Callable[[float], None] = time.sleep
 
-    @staticmethod
-    def retriable(exc: BaseException) -> bool:
-        return bool(getattr(exc, "retriable", False))
-
-    def call(
-        self, fn: Callable[[], object], what: str, report: Callable[[str], None], bootstrap: str
-    ):
+    def call(self, fn: Callable[[], object], what: str, report: Callable[[str], None], away: Away):
         wait = self.backoff_s
         waited = 0.0
         for attempt in range(1, self.attempts + 1):
             try:
                 return fn()
             except Exception as exc:
-                if not self.retriable(exc):
+                if not away.retriable(exc):
                     raise
                 if attempt == self.attempts:
                     raise ServiceUnavailable(
-                        f"Kafka at {bootstrap} did not answer for {waited:.0f} s while "
-                        f"{what} ({type(exc).__name__}). Landed files are safe on HDFS: "
-                        "start the lander again once Kafka is back; it resumes from HDFS."
+                        f"{away.name} did not answer for {waited:.0f} s while {what} "
+                        f"({type(exc).__name__}). {away.advice}"
                     ) from exc
                 report(
-                    f"Kafka unavailable while {what} ({type(exc).__name__}); "
-                    f"retry {attempt} in {wait:.1f} s"
+                    f"{away.name} unavailable while {what} ({type(exc).__name__}: "
+                    f"{str(exc)[:200]}); retry {attempt} in {wait:.1f} s"
                 )
                 self.sleep(wait)
                 waited += wait
@@ -469,7 +494,7 @@ class Lander:
         self.catalog.ensure_tables()
         # A crash between rename and registration leaves a landed, unregistered date.
         for table in (RAW_TABLE, QUARANTINE_TABLE):
-            self.catalog.add_partitions(table, [date for date, _ in self.store.landed(table)])
+            self._register(table, [date for date, _ in self.store.landed(table)])
         self.report(
             f"resuming {self.config.topic} at offsets "
             f"{ {p: next_offsets.get(p, 0) for p in sorted(partitions)} }"
@@ -545,7 +570,7 @@ class Lander:
                 self.stats.quarantined += len(lines)
         faults.reach("renamed")
         for table in (RAW_TABLE, QUARANTINE_TABLE):
-            self.catalog.add_partitions(table, [date for _, t, date, _ in jobs if t == table])
+            self._register(table, [date for _, t, date, _ in jobs if t == table])
             if table == RAW_TABLE:
                 faults.reach("registering")
         faults.reach("registered")
@@ -594,7 +619,16 @@ class Lander:
         self.flush(list(self.pending))
 
     def _kafka(self, what: str, fn: Callable[[], object]):
-        return self.retry.call(fn, what, self.report, self.config.bootstrap)
+        return self.retry.call(fn, what, self.report, kafka_away(self.config.bootstrap))
+
+    def _register(self, table: str, dates: list[str]) -> None:
+        """Register landed dates; ``add if not exists`` makes a retry harmless."""
+        self.retry.call(
+            lambda: self.catalog.add_partitions(table, dates),
+            f"registering dates of {table}",
+            self.report,
+            metastore_away(self.catalog.where),
+        )
 
     def lag(self) -> dict[int, int]:
         ends = self._kafka(
@@ -791,7 +825,13 @@ def _run(
         consumer = make_consumer(config)
         try:
             store = HdfsStore(make_hdfs_client(tables.hdfs_url), tables, Faults(config.fault))
-            lander = Lander(config, consumer, store, Catalog(connection, tables), report=report)
+            lander = Lander(
+                config,
+                consumer,
+                store,
+                Catalog(connection, tables, f"{thrift_host}:{thrift_port}"),
+                report=report,
+            )
             if handle_signals:
                 install_signal_handlers(lander)
             return lander.run(until_caught_up=until_caught_up, replays=replays)

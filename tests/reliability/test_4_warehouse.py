@@ -55,16 +55,26 @@ def test_the_thrift_server_killed_during_dbt_run_then_a_rerun_completes(rcli, re
     code = run.wait(600)
     assert code != 0, "dbt run finished although its server was killed"
     rel_stack.start_service("thrift")
-    # A mart the killed run had not committed is still its previous snapshot, whole:
-    # the one being written when the server died included.
-    committed = set(re.findall(r" OK created sql \w+ model marts\.(\w+) ", log.read_text()))
-    untouched = [mart for mart in MARTS if mart not in committed]
-    assert untouched, "the run committed every mart before the kill"
-    prints_after = fingerprints(rcli.config)
+    # Each mart is whole: its previous snapshot with its previous rows, or a snapshot the
+    # killed run committed with the rows the rerun gives (the input did not change). A
+    # mart dbt did not log as created may be committed too: the server can commit a
+    # write and die before it answers (seen for an `insert overwrite`).
+    logged = set(re.findall(r" OK created sql \w+ model marts\.(\w+) ", log.read_text()))
+    after_kill = {mart: current_snapshot(rcli.config, f"marts.{mart}") for mart in MARTS}
+    prints_after_kill = fingerprints(rcli.config)
+    untouched = [mart for mart in MARTS if after_kill[mart] == before[mart]]
+    assert untouched, f"the run committed every mart before the kill (logged: {logged})"
     for mart in untouched:
-        assert current_snapshot(rcli.config, f"marts.{mart}") == before[mart], mart
-        assert prints_after[mart] == prints_before[mart], mart
+        assert prints_after_kill[mart] == prints_before[mart], mart
     dbt_run(rcli, where)
+    prints_rerun = fingerprints(rcli.config)
+    for mart in set(MARTS) - set(untouched):
+        assert prints_after_kill[mart] == prints_rerun[mart], mart
+    print(
+        f"[reliability] killed with {len(MARTS) - len(untouched)} of {len(MARTS)} marts "
+        f"committed ({len(logged)} logged as created); the others kept their snapshots",
+        flush=True,
+    )
 
 
 @pytest.fixture(scope="module")

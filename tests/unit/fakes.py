@@ -121,6 +121,8 @@ class FakeConsumer:
 
 
 class FakeCatalog:
+    where = "thrift:10000"
+
     def __init__(self) -> None:
         self.partitions: list[tuple[str, str]] = []
         self.ensured = 0

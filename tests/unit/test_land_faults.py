@@ -11,6 +11,7 @@ import json
 import pytest
 
 from edtrack.errors import ServiceUnavailable, UserError
+from edtrack.sql import QueryFailed
 from ingestion.catalog import QUARANTINE_TABLE, RAW_TABLE, Tables
 from ingestion.envelope import LandedFile
 from ingestion.land import (
@@ -222,7 +223,8 @@ def test_a_broker_away_for_a_while_delays_the_commit_without_stopping_the_lander
     )
     assert landed(fs) == EXPECTED
     assert sleeps == [0.5, 1.0, 1.0]
-    assert sum("Kafka unavailable while committing offsets" in line for line in lines) == 3
+    away = "Kafka at unused unavailable while committing offsets"
+    assert sum(away in line for line in lines) == 3
     assert consumer.commits[-1] == {0: 10, 1: 10}
 
 
@@ -247,6 +249,76 @@ def test_an_error_kafka_does_not_call_retriable_is_not_retried():
     store = HdfsStore(FakeHdfs(), TABLES)
     with pytest.raises(Refused):
         Lander(config, consumer, store, FakeCatalog(), report=lambda _: None, retry=retry).run()
+
+
+class RestartingMetastore(FakeCatalog):
+    """Registrations fail ``down`` times with what the Thrift Server says while the
+    NameNode behind the metastore restarts."""
+
+    def __init__(self, down: int, text: str = "java.net.SocketException: Connection reset"):
+        super().__init__()
+        self.down, self.text, self.calls = down, text, 0
+
+    def add_partitions(self, table: str, dates) -> None:
+        dates = list(dates)
+        self.calls += bool(dates)
+        if self.down and dates:
+            self.down -= 1
+            raise QueryFailed(f"The query failed: {self.text}", server_text=self.text)
+        super().add_partitions(table, dates)
+
+
+def test_a_registration_failing_while_hdfs_restarts_is_retried_and_lands_everything():
+    fs = FakeHdfs()
+    catalog = RestartingMetastore(down=2)
+    sleeps: list[float] = []
+    lines: list[str] = []
+    config = LandConfig(bootstrap="unused", topic=TOPIC, write_threads=2, batch_records=4)
+    retry = RetryPolicy(attempts=5, backoff_s=0.5, max_backoff_s=1.0, sleep=sleeps.append)
+    consumer = FakeConsumer(TOPIC, messages())
+    store = HdfsStore(fs, TABLES)
+    Lander(config, consumer, store, catalog, report=lines.append, retry=retry).run(
+        until_caught_up=True
+    )
+    assert landed(fs) == EXPECTED
+    assert sleeps == [0.5, 1.0]
+    assert sorted(catalog.partitions) == sorted(
+        [(RAW_TABLE, "2018-01-23"), (RAW_TABLE, "2018-01-24"), (QUARANTINE_TABLE, "2018-01-23")]
+    )
+    assert sum("Connection reset" in line for line in lines) == 2
+    assert consumer.commits[-1] == {0: 10, 1: 10}
+
+
+def test_a_registration_failing_for_good_stops_the_lander_before_the_commit():
+    fs = FakeHdfs()
+    consumer = FakeConsumer(TOPIC, messages())
+    config = LandConfig(bootstrap="unused", topic=TOPIC, write_threads=2, batch_records=4)
+    retry = RetryPolicy(attempts=3, backoff_s=1.0, sleep=lambda _: None)
+    store = HdfsStore(fs, TABLES)
+    first = Lander(config, consumer, store, RestartingMetastore(down=100), retry=retry)
+    first.report = lambda _: None
+    with pytest.raises(ServiceUnavailable) as stopped:
+        first.run(until_caught_up=True)
+    assert str(stopped.value).startswith(
+        "The Thrift Server at thrift:10000 did not answer for 3 s while registering dates of "
+    )
+    assert "it registers every landed date at start" in str(stopped.value)
+    assert consumer.commits == [] and landed(fs)
+    catalog = FakeCatalog()
+    again = Lander(config, FakeConsumer(TOPIC, messages()), store, catalog, report=lambda _: None)
+    again.run(until_caught_up=True)
+    assert landed(fs) == EXPECTED
+    assert (RAW_TABLE, "2018-01-24") in catalog.partitions
+
+
+def test_a_registration_the_server_refuses_is_not_retried():
+    catalog = RestartingMetastore(down=1, text="[TABLE_OR_VIEW_NOT_FOUND] raw.x cannot be found")
+    config = LandConfig(bootstrap="unused", topic=TOPIC, write_threads=2, batch_records=4)
+    retry = RetryPolicy(sleep=lambda _: pytest.fail("retried"))
+    store = HdfsStore(FakeHdfs(), TABLES)
+    with pytest.raises(QueryFailed, match="TABLE_OR_VIEW_NOT_FOUND"):
+        Lander(config, FakeConsumer(TOPIC, messages()), store, catalog, retry=retry).run()
+    assert catalog.calls == 1
 
 
 class RestartingHdfs(FakeHdfs):
