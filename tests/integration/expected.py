@@ -65,6 +65,31 @@ def exams(records: list[dict]) -> dict[str, dict]:
     }
 
 
+def exam_names(records: list[dict]) -> dict[tuple[str, int], dict]:
+    """dim_exam_names: per exam, spans of consecutive attempts (ordered by submission,
+    then keen_id) under one name; times as microseconds since the epoch."""
+    per_exam: dict[str, list[tuple]] = collections.defaultdict(list)
+    for r in attempts(records):
+        if r.get("keen_timestamp"):
+            per_exam[r["base_exam_id"]].append(
+                (epoch(r["keen_timestamp"]), r["keen_id"], r["exam_name"])
+            )
+    out = {}
+    for exam, rows in per_exam.items():
+        spans: list[dict] = []
+        for moment, _, name in sorted(rows):
+            if spans and spans[-1]["exam_name"] == name:
+                spans[-1]["span_attempts"] += 1
+            else:
+                micros = (moment - dt.datetime(1970, 1, 1)) // dt.timedelta(microseconds=1)
+                spans.append({"exam_name": name, "valid_from": micros, "span_attempts": 1})
+        for number, span in enumerate(spans, start=1):
+            span["valid_to"] = spans[number]["valid_from"] if number < len(spans) else None
+            span["is_current"] = number == len(spans)
+            out[(exam, number)] = span
+    return out
+
+
 def scores(records: list[dict]) -> dict[str, dict]:
     per_exam: dict[str, list[dict]] = collections.defaultdict(list)
     for r in attempts(records):

@@ -61,6 +61,16 @@ def check_marts(cli, records: list[dict]) -> None:
         "base_exam_id",
         ["exam_name", "is_name_shared", "question_count"],
     ) == expected.exams(records)
+    names = cli.sql(
+        "select base_exam_id, span_number, exam_name, unix_micros(valid_from) as valid_from, "
+        "unix_micros(valid_to) as valid_to, is_current, span_attempts "
+        f"from {marts}dim_exam_names"
+    )
+    assert by_key(
+        names,
+        ("base_exam_id", "span_number"),
+        ["exam_name", "valid_from", "valid_to", "is_current", "span_attempts"],
+    ) == expected.exam_names(records)
     scores = expected.scores(records)
     assert by_key(
         cli.sql(f"select * from {marts}mart_exam_scores"),

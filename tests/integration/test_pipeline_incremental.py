@@ -22,6 +22,7 @@ MODELS = (
     "marts.mart_activity_daily",
     "marts.mart_activity_hourly",
     "marts.dim_exams",
+    "marts.dim_exam_names",
     "marts.mart_attempt_durations",
 )
 

@@ -13,6 +13,7 @@ from tests.reliability.conftest import BIN
 
 MARTS = (
     "dim_exams",
+    "dim_exam_names",
     "mart_exam_popularity",
     "mart_exam_scores",
     "mart_question_difficulty",

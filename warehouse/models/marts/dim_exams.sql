@@ -21,7 +21,8 @@ exams as (
 
     select
         base_exam_id,
-        max_by(exam_name, submitted_at) as exam_name,
+        -- the latest attempt's name, ties broken by attempt_id as in dim_exam_names
+        max_by(exam_name, struct(submitted_at, attempt_id)) as exam_name,
         count(distinct exam_name) as names_used,
         count(*) as distinct_attempts,
         min(submitted_at) as first_seen_at,
