@@ -11,6 +11,7 @@ landed and ``dbt build`` runs incrementally. Measured per format, in one run:
 - metastore load: CPU seconds of the metastore process during each build, and the
   metastore's entries (tables and partitions) afterwards;
 - files and bytes the warehouse holds on HDFS after each build;
+- seconds per model of each build (dbt's run_results.json);
 - the marts' fingerprints (row count and a hash of every row), which must be equal
   across formats.
 
@@ -64,6 +65,18 @@ def run(label: str, cmd: list[str], env: dict[str, str], log: Path) -> float:
         sys.exit(f"{label} failed (exit {code}); see {log}")
     print(f"  {label:<30} {seconds:8.1f} s", flush=True)
     return round(seconds, 1)
+
+
+def node_seconds(target: Path) -> dict[str, float]:
+    """Seconds per model of the last dbt command (its run_results.json), data and unit
+    tests summed, slowest first: where a build's time goes."""
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    out: dict[str, float] = {}
+    for result in results:
+        kind, _, name = result["unique_id"].split(".", 2)
+        key = name.split(".")[-1] if kind == "model" else f"{kind}s (all)"
+        out[key] = round(out.get(key, 0.0) + result["execution_time"], 1)
+    return dict(sorted(out.items(), key=lambda item: -item[1]))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -169,6 +182,7 @@ def run_format(fmt: str, data: Path, extra: Path, offset: int, workdir: Path) ->
         run("land", [edtrack, "land", "--until-caught-up"], env, log)
         cpu0 = {n: cpu_seconds(pids[n]) for n in ("metastore", "thrift")}
         out["full_s"] = run("dbt build (full)", dbt, env, log)
+        out["full_nodes_s"] = node_seconds(Path(env["DBT_TARGET_PATH"]))
         cpu1 = {n: cpu_seconds(pids[n]) for n in ("metastore", "thrift")}
         out["full_cpu_s"] = {n: round(cpu1[n] - cpu0[n], 1) for n in cpu0}
         out["storage_after_full"] = storage(config.hdfs_url)
@@ -188,6 +202,7 @@ def run_format(fmt: str, data: Path, extra: Path, offset: int, workdir: Path) ->
         run("publish +1 %", [edtrack, "publish", str(extra)], env, log)
         run("land +1 %", [edtrack, "land", "--until-caught-up"], env, log)
         out["incremental_s"] = run("dbt build (incremental)", dbt, env, log)
+        out["incremental_nodes_s"] = node_seconds(Path(env["DBT_TARGET_PATH"]))
         cpu2 = {n: cpu_seconds(pids[n]) for n in ("metastore", "thrift")}
         out["incremental_cpu_s"] = {n: round(cpu2[n] - cpu1[n], 1) for n in cpu0}
         out["storage_after_incremental"] = storage(config.hdfs_url)

@@ -104,6 +104,7 @@ def scores(records: list[dict]) -> dict[str, dict]:
             "mean_score": statistics.fmean(each),
             "pooled_score": sum(c["correct"] for c in counts) / sum(c["total"] for c in counts),
             "score_stddev": statistics.stdev(each) if len(each) > 1 else None,
+            "median_score": percentile(each, 0.5),
             "perfect_attempts": sum(s == 1 for s in each),
             "below_half_attempts": sum(s < 0.5 for s in each),
             "incomplete_answers": sum(c["incomplete"] for c in counts),
@@ -153,6 +154,15 @@ def activity_daily(records: list[dict]) -> dict[str, int]:
     return dict(days)
 
 
+def percentile(values: list[float], p: float) -> float:
+    """Spark's exact percentile: linear between the ranks around p * (n - 1)."""
+    ordered = sorted(values)
+    position = p * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
 def durations(records: list[dict]) -> dict[str, dict]:
     per_exam: dict[str, list[float]] = collections.defaultdict(list)
     for r in attempts(records):
@@ -164,6 +174,8 @@ def durations(records: list[dict]) -> dict[str, dict]:
             "timed_attempts": len(s),
             "max_duration_seconds": max(s),
             "mean_duration_seconds": statistics.fmean(s),
+            "median_duration_seconds": percentile(s, 0.5),
+            "p90_duration_seconds": percentile(s, 0.9),
         }
         for exam, s in per_exam.items()
     }

@@ -100,7 +100,7 @@ def check_marts(cli, records: list[dict]) -> None:
     assert by_key(
         cli.sql(f"select * from {marts}mart_attempt_durations"),
         "base_exam_id",
-        ["timed_attempts", "max_duration_seconds", "mean_duration_seconds"],
+        list(next(iter(timings.values()))),
     ) == approx(timings)
     stg = cli.sql(
         "select count(*) as n, sum(cast(is_test_record as int)) as tests "

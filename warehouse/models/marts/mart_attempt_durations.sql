@@ -32,8 +32,8 @@ final as (
         exams.exam_name,
         count(*) as timed_attempts,
         avg(durations.duration_seconds) as mean_duration_seconds,
-        percentile_approx(durations.duration_seconds, 0.5) as median_duration_seconds,
-        percentile_approx(durations.duration_seconds, 0.9) as p90_duration_seconds,
+        percentile(durations.duration_seconds, 0.5) as median_duration_seconds,
+        percentile(durations.duration_seconds, 0.9) as p90_duration_seconds,
         max(durations.duration_seconds) as max_duration_seconds,
         current_timestamp() as built_at
     from durations

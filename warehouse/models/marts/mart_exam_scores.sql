@@ -38,7 +38,7 @@ aggregated as (
         avg(score) as mean_score,
         sum(counts_correct) / sum(counts_total) as pooled_score,
         stddev_samp(score) as score_stddev,
-        percentile_approx(score, 0.5) as median_score,
+        percentile(score, 0.5) as median_score,
         count_if(score = 1) as perfect_attempts,
         count_if(score < 0.5) as below_half_attempts,
         sum(counts_correct) as correct_answers,
