@@ -29,4 +29,3 @@ where
         current_names.current_spans is distinct from 1
         or current_names.exam_name is distinct from dim_exams.exam_name
     )
-

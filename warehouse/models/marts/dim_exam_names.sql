@@ -8,17 +8,20 @@ with
 
 attempts as (
 
+    select * from {{ ref('stg_assessments__attempts') }}
+    {{ test_records_filter() }}
+
+),
+
+submitted as (
+
     select
         attempt_id,
         base_exam_id,
         exam_name,
         submitted_at
-    from {{ ref('stg_assessments__attempts') }}
-    where
-        submitted_at is not null
-        {% if not var('include_test_records') -%}
-            and not is_test_record
-        {%- endif %}
+    from attempts
+    where submitted_at is not null
 
 ),
 
@@ -32,7 +35,7 @@ flagged as (
             ) then 0
             else 1
         end as starts_span
-    from attempts
+    from submitted
 
 ),
 
