@@ -219,7 +219,7 @@ class RetryPolicy:
                     ) from exc
                 report(
                     f"{away.name} unavailable while {what} ({type(exc).__name__}: "
-                    f"{str(exc)[:200]}); retry {attempt} in {wait:.1f} s"
+                    f"{_first_line(exc)}); retry {attempt} in {wait:.1f} s"
                 )
                 self.sleep(wait)
                 waited += wait
@@ -457,6 +457,8 @@ class Lander:
     ) -> None:
         self.config = config
         self.retry = retry or RetryPolicy()
+        self._kafka_away = kafka_away(config.bootstrap)
+        self._metastore_away = metastore_away(catalog.where)
         self.consumer = consumer
         self.store = store
         self.catalog = catalog
@@ -619,7 +621,7 @@ class Lander:
         self.flush(list(self.pending))
 
     def _kafka(self, what: str, fn: Callable[[], object]):
-        return self.retry.call(fn, what, self.report, kafka_away(self.config.bootstrap))
+        return self.retry.call(fn, what, self.report, self._kafka_away)
 
     def _register(self, table: str, dates: list[str]) -> None:
         """Register landed dates; ``add if not exists`` makes a retry harmless."""
@@ -627,7 +629,7 @@ class Lander:
             lambda: self.catalog.add_partitions(table, dates),
             f"registering dates of {table}",
             self.report,
-            metastore_away(self.catalog.where),
+            self._metastore_away,
         )
 
     def lag(self) -> dict[int, int]:
