@@ -70,7 +70,7 @@ def exam_names(records: list[dict]) -> dict[tuple[str, int], dict]:
     then keen_id) under one name; times as microseconds since the epoch."""
     per_exam: dict[str, list[tuple]] = collections.defaultdict(list)
     for r in attempts(records):
-        if r.get("keen_timestamp"):
+        if r.get("keen_timestamp") and r.get("exam_name") is not None:
             per_exam[r["base_exam_id"]].append(
                 (epoch(r["keen_timestamp"]), r["keen_id"], r["exam_name"])
             )

@@ -1,4 +1,4 @@
--- Each exam with a submitted attempt has one current span in dim_exam_names, under the
+-- Each exam with a submitted attempt and a name has one current span in dim_exam_names, under the
 -- name dim_exams gives it.
 
 with
@@ -25,6 +25,7 @@ left join current_names
     on dim_exams.base_exam_id = current_names.base_exam_id
 where
     dim_exams.last_seen_at is not null
+    and dim_exams.exam_name is not null
     and (
         current_names.current_spans is distinct from 1
         or current_names.exam_name is distinct from dim_exams.exam_name

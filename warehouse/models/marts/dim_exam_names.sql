@@ -1,6 +1,7 @@
 -- grain: one row per exam and span of attempts under one name (base_exam_id, span_number)
 -- a slowly changing dimension (type 2) dated by the attempts themselves, so the export's
 -- history is kept from the first build (a dbt snapshot would date changes by builds)
+-- attempts without a name or a submission time belong to no span
 -- recomputed whole: a late attempt can split or move a span
 {{ config(incremental_strategy='insert_overwrite') }}
 
@@ -21,7 +22,9 @@ submitted as (
         exam_name,
         submitted_at
     from attempts
-    where submitted_at is not null
+    where
+        submitted_at is not null
+        and exam_name is not null
 
 ),
 

@@ -21,8 +21,11 @@ exams as (
 
     select
         base_exam_id,
-        -- the latest attempt's name, ties broken by attempt_id as in dim_exam_names
-        max_by(exam_name, struct(submitted_at, attempt_id)) as exam_name,
+        -- the latest named attempt's name, ties broken by attempt_id as in dim_exam_names
+        max_by(
+            exam_name,
+            case when exam_name is not null then struct(submitted_at, attempt_id) end
+        ) as exam_name,
         count(distinct exam_name) as names_used,
         count(*) as distinct_attempts,
         min(submitted_at) as first_seen_at,
