@@ -47,7 +47,8 @@ def snapshots(connection) -> int:
 
 
 def totals(layers: dict[str, dict[str, int]]) -> dict[str, int]:
-    return {k: sum(layer[k] for layer in layers.values()) for k in ("files", "bytes")}
+    keys = ("files", "bytes", "metadata_files", "metadata_bytes")
+    return {k: sum(layer[k] for layer in layers.values()) for k in keys}
 
 
 def run_variant(variant: str, base: Path, days: list[Path], offset: int, workdir: Path) -> dict:
@@ -89,7 +90,8 @@ def run_variant(variant: str, base: Path, days: list[Path], offset: int, workdir
             left = elapsed / index * (len(days) - index)
             print(
                 f"  [{index}/{len(days)}] {variant}: {rounds[-1]['files']:,} files, "
-                f"{rounds[-1]['bytes'] / 1e6:.1f} MB, {kept} snapshots; "
+                f"{rounds[-1]['bytes'] / 1e6:.1f} MB ({rounds[-1]['metadata_files']:,} files, "
+                f"{rounds[-1]['metadata_bytes'] / 1e6:.1f} MB of it metadata), {kept} snapshots; "
                 f"about {left / 60:.0f} min left",
                 flush=True,
             )
@@ -133,6 +135,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attempts", type=int, default=3280)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--port-offset", type=int, default=13000)
     parser.add_argument(
@@ -157,7 +160,7 @@ def main() -> None:
         "retain_last": RETAIN_LAST,
         "variants": [],
     }
-    for variant in VARIANTS:
+    for variant in args.variants:
         results["variants"].append(run_variant(variant, base, days, args.port_offset, workdir))
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(results, indent=2) + "\n")

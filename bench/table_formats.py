@@ -41,16 +41,6 @@ BIN = Path(sys.executable).parent
 NEXT_DAY = "2018-01-29"  # the day after the generated data's 70 days
 QUERIES = sorted((PROJECT_ROOT / "queries").glob("*.sql"))
 LAYERS = ("staging", "flattened", "marts")
-MARTS = (
-    "dim_exams",
-    "mart_exam_popularity",
-    "mart_exam_scores",
-    "mart_question_difficulty",
-    "mart_option_choices",
-    "mart_activity_daily",
-    "mart_activity_hourly",
-    "mart_attempt_durations",
-)
 WHEN_WRITTEN = {"built_at", "ingested_at", "partition_loaded_at"}
 
 
@@ -86,21 +76,27 @@ def cpu_seconds(pid: int) -> float:
 
 
 def storage(hdfs_url: str) -> dict[str, dict[str, int]]:
-    """Files and bytes under each layer's schema folder in the warehouse."""
+    """Files and bytes under each layer's schema folder in the warehouse, and how many of
+    them are table metadata (Iceberg's ``metadata/``: table versions, manifest lists and
+    manifests; Delta's ``_delta_log/``) rather than data files."""
     from hdfs_native import Client
 
     client = Client(hdfs_url)
     out = {}
     for layer in LAYERS:
-        files = size = 0
+        counts = dict.fromkeys(("files", "bytes", "metadata_files", "metadata_bytes"), 0)
         try:
             for status in client.list_status(f"/warehouse/{layer}.db", recursive=True):
-                if not status.isdir:
-                    files += 1
-                    size += status.length
+                if status.isdir:
+                    continue
+                counts["files"] += 1
+                counts["bytes"] += status.length
+                if "/metadata/" in status.path or "/_delta_log/" in status.path:
+                    counts["metadata_files"] += 1
+                    counts["metadata_bytes"] += status.length
         except FileNotFoundError:
             pass
-        out[layer] = {"files": files, "bytes": size}
+        out[layer] = counts
     return out
 
 
@@ -191,7 +187,8 @@ def run_format(fmt: str, data: Path, extra: Path, offset: int, workdir: Path) ->
             out["query_p50_s"] = measure_queries(connection)
             out["metastore_entries"] = metastore_entries(connection)
             prints = {}
-            for mart in MARTS:
+            # every mart the project builds: the list is dbt's, not the benchmark's
+            for mart in sorted(row[1] for row in sql.run(connection, "show tables in marts").rows):
                 described = sql.run(connection, f"describe table marts.{mart}").rows
                 prints[mart] = list(
                     sql.run(connection, fingerprint_query(f"marts.{mart}", described)).rows[0]

@@ -160,3 +160,29 @@ def test_an_incremental_model_of_another_format_is_converted_to_iceberg_once(cli
     assert "is not an Iceberg table yet" not in again.stdout
     assert cli.sql(history)[0] == created
     assert checksums(cli, [model])[model] == before
+
+
+def test_a_table_keeps_only_its_last_eleven_metadata_versions(cli):
+    """dbt_project.yml's tblproperties: every commit writes a metadata.json, and Iceberg
+    deletes the oldest beyond the current one and 10 before it (without them, every
+    build would add one for good, maintain or not)."""
+    from hdfs_native import Client
+
+    for model in MODELS:
+        properties = {r["key"]: r["value"] for r in cli.sql(f"show tblproperties {model}")}
+        assert properties.get("write.metadata.delete-after-commit.enabled") == "true", model
+        assert properties.get("write.metadata.previous-versions-max") == "10", model
+
+    mart = "marts.mart_activity_hourly"
+    before = checksums(cli, [mart])
+    for _ in range(12):  # 12 more commits, each the same rows
+        cli.sql(f"insert overwrite {mart} select * from {mart}")
+    described = {r["col_name"]: r["data_type"] for r in cli.sql(f"describe table extended {mart}")}
+    folder = described["Location"].split(cli.config.hdfs_url, 1)[1]
+    hdfs = Client(cli.config.hdfs_url)
+    versions = [
+        s.path for s in hdfs.list_status(f"{folder}/metadata") if s.path.endswith(".metadata.json")
+    ]
+    assert len(versions) == 11, versions
+    assert cli.sql(f"select count(*) as n from {mart}.snapshots")[0]["n"] >= 13  # all kept
+    assert checksums(cli, [mart]) == before
