@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.table_formats import BIN, generate, private_stack, run, storage
+from bench.table_formats import BIN, STORAGE_KEYS, generate, private_stack, run, storage
 from edtrack import sql
 from stack.config import PROJECT_ROOT
 
@@ -47,8 +47,7 @@ def snapshots(connection) -> int:
 
 
 def totals(layers: dict[str, dict[str, int]]) -> dict[str, int]:
-    keys = ("files", "bytes", "metadata_files", "metadata_bytes")
-    return {k: sum(layer[k] for layer in layers.values()) for k in keys}
+    return {k: sum(layer[k] for layer in layers.values()) for k in STORAGE_KEYS}
 
 
 def run_variant(variant: str, base: Path, days: list[Path], offset: int, workdir: Path) -> dict:

@@ -75,6 +75,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+STORAGE_KEYS = ("files", "bytes", "metadata_files", "metadata_bytes")
+
+
 def storage(hdfs_url: str) -> dict[str, dict[str, int]]:
     """Files and bytes under each layer's schema folder in the warehouse, and how many of
     them are table metadata (Iceberg's ``metadata/``: table versions, manifest lists and
@@ -84,7 +87,7 @@ def storage(hdfs_url: str) -> dict[str, dict[str, int]]:
     client = Client(hdfs_url)
     out = {}
     for layer in LAYERS:
-        counts = dict.fromkeys(("files", "bytes", "metadata_files", "metadata_bytes"), 0)
+        counts = dict.fromkeys(STORAGE_KEYS, 0)
         try:
             for status in client.list_status(f"/warehouse/{layer}.db", recursive=True):
                 if status.isdir:

@@ -1,5 +1,5 @@
--- Each exam with a submitted attempt and a name has one current span in dim_exam_names, under the
--- name dim_exams gives it.
+-- Each exam with a submitted, named attempt has one current span in dim_exam_names,
+-- under the name dim_exams gives it.
 
 with
 
