@@ -13,7 +13,7 @@ flattened and marts; metadata files included) and the snapshots its tables keep.
 
 Writes ``bench/results/storage.json`` and a plot beside it.
 
-    .venv/bin/python -m bench.storage --attempts 3280 --runs 20
+    .venv/bin/python -m bench.storage --attempts 3280 --runs 20   # --variants maintain: one
 """
 
 from __future__ import annotations
