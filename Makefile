@@ -27,7 +27,7 @@ $(BIN)/edtrack: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip==25.3"
 	$(BIN)/pip install --quiet -e ".[dev]"
-	$(BIN)/python -m edtrack.pyhive_compat
+	$(BIN)/python -m core.pyhive_compat
 	@touch $@
 
 setup: $(BIN)/edtrack
@@ -41,7 +41,7 @@ demo: packages setup
 # tests start on their own ports and state dirs, and stop at the end (one of them with
 # LDAP auth and a PostgreSQL metastore).
 test: packages setup
-	$(BIN)/ruff check edtrack ingestion stack tests bench
+	$(BIN)/ruff check core edtrack ingestion serving stack tests bench
 	$(BIN)/pytest tests
 
 unit: setup
@@ -59,8 +59,8 @@ reliability: setup
 # sqlfluff's dbt templater needs the running stack (it checks which incremental models
 # exist); `make test` lints against its private stack.
 lint: setup
-	$(BIN)/ruff check edtrack ingestion stack tests bench
-	$(BIN)/ruff format --check edtrack ingestion stack tests bench
+	$(BIN)/ruff check core edtrack ingestion serving stack tests bench
+	$(BIN)/ruff format --check core edtrack ingestion serving stack tests bench
 	$(BIN)/sqlfluff lint warehouse
 
 # The benchmark suite against peers (kcat, Spark Structured Streaming, a Spark batch job)

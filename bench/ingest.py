@@ -62,7 +62,7 @@ from pathlib import Path
 import orjson
 import psutil
 
-from edtrack.errors import UserError
+from core.errors import UserError
 from stack.config import PROJECT_ROOT, from_env
 from stack.launcher import Stack
 
@@ -224,19 +224,22 @@ def check(what: str, got: int, expected: int) -> None:
 
 
 def lander_settings() -> dict[str, object]:
-    """The batch settings 'edtrack land' runs with when given no tuning flags."""
-    from edtrack.cli import land
-    from ingestion.land import LandConfig
+    """The settings 'edtrack land' runs with when given no flags: LandConfig's defaults
+    (the CLI's options take theirs from it)."""
+    from ingestion.landing.lander import LandConfig
 
-    flags = {p.name: p.default for p in land.params if p.name and p.name.startswith("batch")}
     config = LandConfig(bootstrap="-")
-    keep = ("write_threads", "poll_timeout_ms", "max_message_bytes", "fetch_max_bytes")
-    return {
-        "cli_defaults": flags,
-        **{name: getattr(config, name) for name in keep if hasattr(config, name)},
-        "poll_max_records": config.batch_records,
-        "partitions": PARTITIONS,
-    }
+    keep = (
+        "batch_records",
+        "batch_bytes",
+        "batch_age_s",
+        "write_threads",
+        "poll_timeout_ms",
+        "poll_max_records",
+        "max_message_bytes",
+        "fetch_max_bytes",
+    )
+    return {**{name: getattr(config, name) for name in keep}, "partitions": PARTITIONS}
 
 
 def landed_summary(stderr: Path) -> dict[str, float]:
@@ -471,7 +474,7 @@ def main() -> None:
     results["settings"] = {
         "publish": f"acks=all, idempotent, linger {producer.linger_ms} ms, "
         f"batch {producer.batch_size // 1024} KiB",
-        "land": f"batches of {lander['cli_defaults'].get('batch_records', 0):,} records, "
+        "land": f"batches of {lander['batch_records']:,} records, "
         f"{lander.get('write_threads', '?')} write threads",
         "edtrack_producer": {
             "acks": "all",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from bench.suite import GOALS, stage_times
+from bench.figures import GOALS, stage_times
 
 PEERS = {
     "publish": [("edtrack", "edtrack publish"), ("kcat", "kcat -P")],

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from bench.table_formats import BIN, STORAGE_KEYS, generate, private_stack, run, storage
-from edtrack import sql
+from core import sql
 from stack.config import PROJECT_ROOT
 
 VARIANTS = ("none", "maintain")

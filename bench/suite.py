@@ -61,6 +61,8 @@ from pathlib import Path
 
 import psutil
 
+from bench import render
+from bench.figures import GOALS, stage_times
 from bench.ingest import (
     KCAT_MISSING,
     PARTITIONS,
@@ -75,7 +77,7 @@ from bench.ingest import (
     topic_size,
 )
 from bench.warehouse_build import NEXT_DAY, node_times
-from edtrack.errors import UserError
+from core.errors import UserError
 from stack import jars, process
 from stack.config import DEFAULT_PORTS, PROJECT_ROOT, StackConfig, from_env
 from stack.launcher import SERVICES, Stack, spark_home
@@ -87,18 +89,6 @@ TOPIC = "assessment-attempts"  # edtrack's default: the one dbt's raw table is f
 TOPIC_KCAT = "bench-kcat"
 PROBE_EXAM = "bench-fresh-"
 DEFAULT_SIZES = [3280, 100_000, 1_000_000]
-
-# Goals (issue "Performance: a benchmark suite against peers"): (key, comparison, target)
-GOALS = (
-    ("land_vs_kcat", ">=", 0.5),
-    ("land_vs_spark_streaming", ">=", 1.0),
-    ("publish_vs_kcat", ">=", 0.5),
-    ("end_to_end_vs_seed_batch", ">=", 1.0),
-    ("incremental_vs_full", "<=", 0.15),
-    ("query_p50_s", "<=", 0.5),
-    ("freshness_p95_s", "<=", 60.0),
-)
-
 
 # --- measuring ------------------------------------------------------------------------
 
@@ -433,7 +423,7 @@ class Run:
 
     # .. serving ........................................................................
     def queries(self) -> None:
-        from edtrack import sql
+        from core import sql
 
         conn = sql.connect(self.config.host, self.config.ports["thrift"])
         per_query: dict[str, list[float]] = {}
@@ -463,7 +453,7 @@ class Run:
         """Continuous mode: the lander runs, a ``dbt run`` loop rebuilds the path to
         ``mart_exam_popularity``, single attempts (each with its own exam id) are
         published at intervals; each is timed from publish until a query finds it."""
-        from edtrack import sql
+        from core import sql
         from ingestion import generate as gen
         from ingestion.publish import PublishConfig
         from ingestion.publish import publish as publish_file
@@ -672,19 +662,6 @@ def scaling(runs: list[dict]) -> dict:
     return out
 
 
-def stage_times(run: dict) -> dict[str, float]:
-    return {
-        "publish edtrack": run["publish"]["edtrack"]["seconds"],
-        "publish kcat": run["publish"]["kcat"]["seconds"],
-        "land edtrack": run["land"]["edtrack"]["seconds"],
-        "land kcat": run["land"]["kcat"]["seconds"],
-        "land spark streaming": run["land"]["spark_streaming"]["seconds"],
-        "seed batch job": run["seed_batch"]["seconds"],
-        "dbt full": run["dbt_full"]["seconds"],
-        "dbt incremental": run["dbt_incremental"]["seconds"],
-    }
-
-
 def summarise(runs: list[dict], args: argparse.Namespace, started: float) -> dict:
     largest = max(runs, key=lambda r: r["attempts"])
     with_fresh = [r for r in runs if "freshness" in r]
@@ -799,8 +776,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def write_report(results: dict, out_dir: Path) -> None:
-    from bench import render
-
     markdown = render.markdown(results)
     (out_dir / "latest.md").write_text(markdown)
     render.plots(results, out_dir)

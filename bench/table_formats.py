@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from edtrack import sql
+from core import sql
 from stack.config import PROJECT_ROOT, StackConfig, from_env
 from stack.launcher import Stack
 

@@ -6,6 +6,7 @@ Every failure a user can fix ends with one sentence and a non-zero exit code.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -16,13 +17,10 @@ from pathlib import Path
 
 import click
 
-from edtrack.errors import UserError
-from ingestion.catalog import DEFAULT_ROOT, SCHEMA
+from core.errors import UserError
+from ingestion.landing.lander import LandConfig
 
 FORMAT_CHOICE = click.Choice(["table", "csv", "json"])
-# Reliability testing: ``step[:hit]`` makes the lander SIGKILL itself at a named step of
-# a flush (ingestion.land.FAULT_STEPS). Unset, no fault is ever injected.
-FAULT_ENV = "EDTRACK_LANDER_FAULT"
 
 
 class Context:
@@ -66,7 +64,7 @@ class Context:
 
     def connect_sql(self):
         """A Thrift Server connection, logged in from EDTRACK_USER / EDTRACK_PASSWORD."""
-        from edtrack import sql
+        from core import sql
 
         cfg = self.stack
         login = sql.Login.from_env(os.environ)
@@ -491,35 +489,41 @@ def _max_message_bytes() -> int:
     return number
 
 
+LAND_SETTINGS = (
+    "topic",
+    "batch_records",
+    "batch_bytes",
+    "batch_age_s",
+    "max_message_bytes",
+    "root",
+    "schema",
+)
+
+
 def land_options(command):
-    """The options shared by 'land' and 'replay': where to read, where to write, batches."""
-    options = [
-        click.option("--topic", default="assessment-attempts", show_default=True),
-        click.option(
-            "--batch-records", type=click.IntRange(min=1), default=20_000, show_default=True
-        ),
-        click.option(
-            "--batch-bytes", type=click.IntRange(min=1), default=64 * 1024 * 1024, show_default=True
-        ),
-        click.option("--batch-age", type=float, default=10.0, show_default=True, help="Seconds."),
-        click.option(
-            "--max-message-bytes",
-            type=click.IntRange(min=1),
-            default=None,
-            help="Larger messages are quarantined (default: 1 MiB, or "
-            "EDTRACK_MAX_MESSAGE_BYTES as for publish).",
-        ),
-        click.option(
-            "--root", default=DEFAULT_ROOT, show_default=True, help="HDFS folder of the raw tables."
-        ),
-        click.option(
-            "--schema",
-            default=SCHEMA,
-            show_default=True,
-            help="Metastore database of the raw tables.",
-        ),
-    ]
-    for option in reversed(options):
+    """The options shared by 'land' and 'replay' (where to read, where to write,
+    batches), derived from LandConfig's fields: their defaults and help are declared
+    there once. ``batch_age_s`` is ``--batch-age`` (seconds)."""
+    fields = {f.name: f for f in dataclasses.fields(LandConfig)}
+    for name in reversed(LAND_SETTINGS):
+        setting = fields[name]
+        flag = "--" + name.removesuffix("_s").replace("_", "-")
+        if name == "max_message_bytes":  # its default comes from the environment too
+            option = click.option(
+                flag, type=click.IntRange(min=1), default=None, help=setting.metadata["help"]
+            )
+        else:
+            kind = {int: click.IntRange(min=1), float: click.FloatRange(min=0)}.get(
+                type(setting.default), str
+            )
+            option = click.option(
+                flag,
+                name,
+                type=kind,
+                default=setting.default,
+                show_default=True,
+                help=setting.metadata["help"],
+            )
         command = option(command)
     return command
 
@@ -534,15 +538,17 @@ def land_options(command):
     help="Print the lander's lag and figures as JSON and exit (lands nothing).",
 )
 @click.pass_obj
-def land(obj: Context, until_caught_up: bool, show_status: bool, **options) -> None:
+def land(obj: Context, until_caught_up: bool, show_status: bool, **settings) -> None:
     """Land messages from Kafka into raw.assessment_attempts on HDFS, exactly once."""
     if show_status:
-        from ingestion import land as landing
+        from ingestion.landing.lock import lock_path
+        from ingestion.landing.status import status
 
-        config, lock = _land_config(obj, **options)
-        click.echo(json.dumps(landing.status(config, lock), indent=2))
+        config = _land_config(obj, settings)
+        lock = lock_path(obj.stack.run_dir, config.topic, config.root)
+        click.echo(json.dumps(status(config, lock), indent=2))
         return
-    _run_lander(obj, options, until_caught_up=until_caught_up)
+    _run_lander(obj, settings, until_caught_up=until_caught_up)
 
 
 @main.command()
@@ -560,14 +566,14 @@ def replay(
     partition: int,
     from_offset: int | None,
     from_timestamp: dt.datetime | None,
-    **options,
+    **settings,
 ) -> None:
     """Land one partition again from an offset or a time: idempotent, same rows.
 
     Deletes the partition's landed batches from that point (whole batches) and lands
     them again from Kafka, then goes on until caught up. Stop a running lander first.
     """
-    from ingestion.land import Replay
+    from ingestion.landing.lander import Replay
 
     if (from_offset is None) == (from_timestamp is None):
         raise click.UsageError("Give exactly one of --from-offset and --from-timestamp.")
@@ -576,45 +582,39 @@ def replay(
         start = Replay(partition, timestamp_ms=ms)
     else:
         start = Replay(partition, offset=from_offset)
-    _run_lander(obj, options, until_caught_up=True, replays=(start,))
+    _run_lander(obj, settings, until_caught_up=True, replays=(start,))
 
 
-def _land_config(obj: Context, topic: str, root: str, schema: str, **tuning):
-    from ingestion import land as landing
+def _land_config(obj: Context, settings: dict) -> LandConfig:
+    from ingestion.landing.faults import FaultPoint
+    from ingestion.landing.wiring import in_run_dir
 
-    cfg = obj.stack
-    config = landing.LandConfig(
-        bootstrap=cfg.kafka_bootstrap,
-        topic=topic,
-        batch_records=tuning.get("batch_records", landing.LandConfig.batch_records),
-        batch_bytes=tuning.get("batch_bytes", landing.LandConfig.batch_bytes),
-        batch_age_s=tuning.get("batch_age", landing.LandConfig.batch_age_s),
-        max_message_bytes=tuning.get("max_message_bytes") or _max_message_bytes(),
-        status_path=landing.status_path(cfg.run_dir, topic, root),
+    given = {name: value for name, value in settings.items() if name != "max_message_bytes"}
+    config = LandConfig(
+        bootstrap=obj.stack.kafka_bootstrap,
+        max_message_bytes=settings.get("max_message_bytes") or _max_message_bytes(),
         # Reliability testing only: SIGKILL the lander at a named step of a flush.
-        fault=landing.FaultPoint.parse(fault) if (fault := os.environ.get(FAULT_ENV)) else None,
+        fault=FaultPoint.from_env(os.environ),
+        **given,
     )
-    return config, landing.lock_path(cfg.run_dir, topic, root)
+    return in_run_dir(config, obj.stack.run_dir)
 
 
-def _run_lander(obj: Context, options: dict, until_caught_up: bool, replays=()) -> None:
-    from edtrack import sql
-    from ingestion import land as landing
+def _run_lander(obj: Context, settings: dict, until_caught_up: bool, replays=()) -> None:
+    from core import sql
+    from ingestion.landing.wiring import land as run_lander
 
-    config, lock = _land_config(obj, **options)
     cfg = obj.stack
-    landing.run(
-        config,
+    run_lander(
+        _land_config(obj, settings),
         cfg.hdfs_url,
         cfg.host,
         cfg.ports["thrift"],
-        root=options["root"],
-        schema=options["schema"],
+        run_dir=cfg.run_dir,
+        login=sql.Login.from_env(os.environ),
         until_caught_up=until_caught_up,
         handle_signals=True,
         replays=replays,
-        lock=lock,
-        login=sql.Login.from_env(os.environ),
     )
 
 
@@ -634,7 +634,7 @@ def _run_lander(obj: Context, options: dict, until_caught_up: bool, replays=()) 
 def report(obj: Context, output: str) -> None:
     """Write one self-contained HTML page of charts over the marts (exams, scores,
     question difficulty, activity, durations)."""
-    from edtrack import report as reporting
+    from serving import report as reporting
 
     if not Path(output).resolve().parent.is_dir():
         raise UserError(f"The folder of {output} does not exist; create it or pick another path.")
@@ -667,7 +667,7 @@ def sql_command(
 ) -> None:
     """Run one SQL statement (STATEMENT, '-' for standard input, or -f FILE) through the
     Spark Thrift Server and print the result."""
-    from edtrack import sql
+    from core import sql
 
     if statement and sql_file:
         raise UserError("Give a SQL statement or -f FILE, not both.")
@@ -721,7 +721,7 @@ def maintain(
 ) -> None:
     """Compact, expire old snapshots and remove orphan files of every Iceberg table of
     the warehouse, so storage stays bounded (docs/table-format.md: how often)."""
-    from edtrack import maintain as housekeeping
+    from serving import maintain as housekeeping
 
     older_than = housekeeping.now() - dt.timedelta(hours=older_than_h)
     connection = obj.connect_sql()

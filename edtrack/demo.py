@@ -15,8 +15,8 @@ from pathlib import Path
 
 import click
 
-from edtrack import sql
-from edtrack.errors import UserError
+from core import sql
+from core.errors import UserError
 from stack.config import PROJECT_ROOT, StackConfig
 
 QUERIES_DIR = PROJECT_ROOT / "queries"
@@ -73,9 +73,8 @@ def read_query(name: str) -> tuple[str, str]:
 
 def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int) -> None:
     from ingestion import generate
-    from ingestion import land as landing
-    from ingestion.catalog import DEFAULT_ROOT
-    from ingestion.land import LandConfig
+    from ingestion.landing.lander import LandConfig
+    from ingestion.landing.wiring import in_run_dir, land
     from ingestion.publish import DEFAULT_TOPIC, PublishConfig, publish
     from stack.launcher import Stack
 
@@ -107,19 +106,15 @@ def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int)
         click.echo(f"  {summary.line()}")
 
     step("Landing messages on HDFS as raw.assessment_attempts")
-    land_config = LandConfig(
-        bootstrap=config.kafka_bootstrap,
-        status_path=landing.status_path(config.run_dir, DEFAULT_TOPIC, DEFAULT_ROOT),
-    )
-    landing.run(
-        land_config,
+    land(
+        in_run_dir(LandConfig(bootstrap=config.kafka_bootstrap), config.run_dir),
         config.hdfs_url,
         config.host,
         config.ports["thrift"],
+        run_dir=config.run_dir,
+        login=login,
         until_caught_up=True,
         report=lambda m: click.echo(f"  {m}"),
-        lock=landing.lock_path(config.run_dir, DEFAULT_TOPIC, DEFAULT_ROOT),
-        login=login,
     )
 
     step("Building the warehouse: dbt build (staging -> marts, with tests)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from edtrack import sql
+from core import sql
 
 SCHEMA = "raw"
 DEFAULT_ROOT = "/edtrack/raw"  # HDFS folder of both raw tables and the lander's temp files

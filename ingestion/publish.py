@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edtrack.errors import UserError
-from edtrack.net import require_kafka
+from core.errors import UserError
+from core.net import require_kafka
 from ingestion.envelope import MAX_MESSAGE_BYTES
 from ingestion.source import Input, InputBroken, InputRecord, compact
 

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 import ijson
 import orjson
 
-from edtrack.errors import UserError
+from core.errors import UserError
 
 GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edtrack.errors import UserError
+from core.errors import UserError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,8 +10,9 @@ import os
 import subprocess
 import uuid
 
-from edtrack.net import port_open
+from core.net import port_open
 from stack.config import StackConfig
+from stack.postgres import postgres_bin
 
 HEALTH_TOPIC = "edtrack-health"
 
@@ -169,8 +170,6 @@ def postgres_login(config: StackConfig) -> tuple[str, str]:
 
 def psql(config: StackConfig, database: str, sql: str, timeout_s: float = 20.0) -> str:
     """Run one statement with ``psql`` over TCP as the stack's database user; its output."""
-    from stack.launcher import postgres_bin
-
     user, secret = postgres_login(config)
     cmd = [
         str(postgres_bin(config) / "psql"),

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from edtrack.errors import UserError
+from core.errors import UserError
 
 MAVEN_DIR = Path(__file__).resolve().parent / "maven"
 # The stack's own jars, fetched by every ``stack up``.

@@ -15,7 +15,7 @@ import os
 import shutil
 from pathlib import Path
 
-from edtrack.errors import UserError
+from core.errors import UserError
 from stack.config import StackConfig
 
 SCHEMAS = ("core", "cosine", "inetorgperson", "nis")

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from edtrack import sql
+from core import sql
 from stack.config import PROJECT_ROOT
 
 TEST = "assert_attempt_counts_consistent"

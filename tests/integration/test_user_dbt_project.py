@@ -319,7 +319,7 @@ def test_dbt_query_timeout_stops_a_long_query(dbt, cli, tmp_path, how):
 
 
 def test_a_server_side_statement_timeout_cancels_the_query(cli):
-    from edtrack import sql
+    from core import sql
 
     connection = sql.connect(cli.config.host, cli.config.ports["thrift"])
     try:

@@ -45,7 +45,7 @@ from typing import Any
 
 from ingestion.envelope import QUARANTINE, RAW
 from ingestion.generate import generate
-from ingestion.land import LandConfig
+from ingestion.landing.lander import LandConfig
 from ingestion.source import compact
 
 MAX_BYTES = LandConfig.max_message_bytes  # the lander's default limit (1 MiB)

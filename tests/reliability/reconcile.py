@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edtrack import sql
+from core import sql
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ may equal while builds replace the table (the state before or after a commit).""
 
 from __future__ import annotations
 
-from edtrack import sql
+from core import sql
 from tests.reliability.warehouse import WHEN_WRITTEN, fingerprint_query
 
 

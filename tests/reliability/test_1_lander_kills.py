@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from ingestion.land import FAULT_STEPS
+from ingestion.landing.faults import FAULT_STEPS
 from tests.reliability.conftest import LanderProcess, check, land_until_caught_up
 from tests.reliability.corpus import CASES
 from tests.reliability.data import attempts_file, publish_corpus

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from edtrack import sql
+from core import sql
 from stack.config import PROJECT_ROOT
 from tests.reliability.conftest import LanderProcess, check, land_until_caught_up
 from tests.reliability.data import attempts_file

@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from edtrack import sql
+from core import sql
 from stack.config import PROJECT_ROOT
 from tests.reliability.conftest import BIN
 

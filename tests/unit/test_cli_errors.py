@@ -5,8 +5,8 @@ import socket
 import pytest
 from click.testing import CliRunner
 
+from core.errors import UserError
 from edtrack.cli import main
-from edtrack.errors import UserError
 
 
 def free_port_offset() -> int:
@@ -185,12 +185,12 @@ def test_one_message_size_setting_for_publish_and_land(tmp_path, monkeypatch):
 
     context = cli.Context(str(tmp_path), 0)
     land = {"topic": "t", "root": "/r", "schema": "s", "max_message_bytes": None}
-    assert cli._land_config(context, **land)[0].max_message_bytes == MAX_MESSAGE_BYTES
+    assert cli._land_config(context, land).max_message_bytes == MAX_MESSAGE_BYTES
     monkeypatch.setenv("EDTRACK_MAX_MESSAGE_BYTES", "5000000")
     assert cli._max_message_bytes() == 5_000_000
-    assert cli._land_config(context, **land)[0].max_message_bytes == 5_000_000
+    assert cli._land_config(context, land).max_message_bytes == 5_000_000
     flag = {**land, "max_message_bytes": 7}
-    assert cli._land_config(context, **flag)[0].max_message_bytes == 7  # the flag wins
+    assert cli._land_config(context, flag).max_message_bytes == 7  # the flag wins
     monkeypatch.setenv("EDTRACK_MAX_MESSAGE_BYTES", "5MB")
     with pytest.raises(UserError, match="whole number of bytes"):
         cli._max_message_bytes()

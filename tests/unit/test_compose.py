@@ -747,6 +747,11 @@ def test_the_ingestor_build_context_lets_in_what_the_dockerfile_copies():
     for source in copied:
         assert source in allowed, f"{source} is copied but .dockerignore leaves it out"
         assert (ROOT / source).exists()
+    packages = {
+        pattern.rstrip("*")
+        for pattern in pyproject()["tool"]["setuptools"]["packages"]["find"]["include"]
+    }
+    assert packages <= set(copied), f"the image would lack {sorted(packages - set(copied))}"
     assert SERVICES["ingestor"]["build"]["context"] == "."
 
 

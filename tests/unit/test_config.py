@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from edtrack.errors import UserError
+from core.errors import UserError
 from stack.config import DEFAULT_PORTS, from_env
 
 

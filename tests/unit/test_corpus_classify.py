@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from ingestion.envelope import QUARANTINE, RAW, classify, envelope
-from ingestion.land import LandConfig
+from ingestion.landing.lander import LandConfig
 from tests.reliability.corpus import CASES, DUPLICATE, PARSED, Case
 
 PARAMS = [pytest.param(case, id=case.id) for case in CASES]

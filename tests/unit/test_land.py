@@ -3,20 +3,12 @@ import os
 
 import pytest
 
-from edtrack.errors import UserError
+from core.errors import UserError
 from ingestion.catalog import QUARANTINE_TABLE, RAW_TABLE, Tables
 from ingestion.envelope import LandedFile
-from ingestion.land import (
-    HdfsStore,
-    LandConfig,
-    Lander,
-    Pending,
-    Replay,
-    exclusive,
-    holder,
-    lock_path,
-    status_path,
-)
+from ingestion.landing.lander import LandConfig, Lander, Pending, Replay
+from ingestion.landing.lock import exclusive, holder, lock_path, status_path
+from ingestion.landing.store import HdfsStore
 
 from .fakes import FakeCatalog, FakeConsumer, FakeHdfs
 
@@ -264,3 +256,23 @@ def test_each_topic_and_root_has_its_own_lock_and_status_file(tmp_path):
     }
     assert len(paths) == 8
     assert status_path(tmp_path, "a", "/edtrack/raw").name == "lander-a-edtrack_raw.status.json"
+
+
+def test_a_poll_asks_for_at_most_one_batch_and_at_most_the_poll_limit():
+    assert LandConfig(bootstrap="-").poll_max_records == 2000
+    assert LandConfig(bootstrap="-", batch_records=300).poll_max_records == 300
+
+
+def test_land_and_replay_take_their_option_defaults_and_help_from_land_config():
+    import dataclasses
+
+    from edtrack.cli import LAND_SETTINGS, land, replay
+
+    fields = {f.name: f for f in dataclasses.fields(LandConfig)}
+    for command in (land, replay):
+        params = {p.name: p for p in command.params}
+        for name in LAND_SETTINGS:
+            assert params[name].help == fields[name].metadata["help"]
+            if name != "max_message_bytes":  # None: the environment's, else LandConfig's
+                assert params[name].default == fields[name].default
+    assert "--batch-age" in {opt for p in land.params for opt in p.opts}

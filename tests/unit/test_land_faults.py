@@ -10,20 +10,14 @@ import json
 
 import pytest
 
-from edtrack.errors import ServiceUnavailable, UserError
-from edtrack.sql import QueryFailed
+from core.errors import ServiceUnavailable, UserError
+from core.sql import QueryFailed
 from ingestion.catalog import QUARANTINE_TABLE, RAW_TABLE, Tables
 from ingestion.envelope import LandedFile
-from ingestion.land import (
-    FAULT_STEPS,
-    FaultPoint,
-    Faults,
-    HdfsStore,
-    HdfsWriteFailed,
-    LandConfig,
-    Lander,
-    RetryPolicy,
-)
+from ingestion.landing.faults import FAULT_STEPS, FaultPoint, Faults
+from ingestion.landing.lander import LandConfig, Lander
+from ingestion.landing.retry import RetryPolicy
+from ingestion.landing.store import HdfsStore, HdfsWriteFailed
 
 from .fakes import FakeCatalog, FakeConsumer, FakeHdfs
 
@@ -397,3 +391,59 @@ def test_a_failed_close_is_not_repeated_when_the_writer_is_collected():
         store.stage(LandedFile(TOPIC, 0, 0, 0), [b"{}\n"])
     gc.collect()
     assert inner.closes == 1
+
+
+def test_hdfs_away_too_long_stops_the_lander_with_one_sentence_and_commits_nothing():
+    fs = RestartingHdfs(down=100)
+    consumer = FakeConsumer(TOPIC, messages())
+    config = LandConfig(bootstrap="unused", topic=TOPIC, write_threads=2, batch_records=4)
+    retry = RetryPolicy(attempts=3, backoff_s=1.0, sleep=lambda _: None)
+    first = Lander(config, consumer, HdfsStore(fs, TABLES), FakeCatalog(), retry=retry)
+    first.report = lambda _: None
+    with pytest.raises(ServiceUnavailable) as stopped:
+        first.run(until_caught_up=True)
+    message = str(stopped.value)
+    assert message.startswith(
+        "HDFS under /edtrack/raw did not answer for 3 s while writing a batch (RuntimeError)."
+    )
+    assert "Nothing of this batch was committed" in message
+    assert consumer.commits == [] and landed(fs) == []
+    fs.down = 0
+    Lander(config, FakeConsumer(TOPIC, messages()), HdfsStore(fs, TABLES), FakeCatalog()).run(
+        until_caught_up=True
+    )
+    assert landed(fs) == EXPECTED
+
+
+class BuggyHdfs(FakeHdfs):
+    """A programming error in the write path (not an HDFS error)."""
+
+    def rename(self, src: str, dst: str, overwrite: bool = False) -> None:
+        raise TypeError("rename() got an unexpected keyword argument")
+
+
+def test_a_bug_in_the_write_path_is_raised_at_once_not_retried_or_called_an_hdfs_refusal():
+    fs = BuggyHdfs()
+    consumer = FakeConsumer(TOPIC, messages())
+    config = LandConfig(bootstrap="unused", topic=TOPIC, write_threads=2, batch_records=4)
+    retry = RetryPolicy(sleep=lambda _: pytest.fail("retried"))
+    lander_ = Lander(config, consumer, HdfsStore(fs, TABLES), FakeCatalog(), retry=retry)
+    with pytest.raises(TypeError, match="unexpected keyword argument"):
+        lander_.run(until_caught_up=True)
+    assert consumer.commits == []
+
+
+def test_the_landers_figures_come_from_its_clock():
+    ticks = iter(range(0, 10_000, 2))  # every reading of the clock is 2 s later
+    config = LandConfig(bootstrap="unused", topic=TOPIC, write_threads=2, batch_records=4)
+    store = HdfsStore(FakeHdfs(), TABLES)
+    consumer = FakeConsumer(TOPIC, messages())
+    lander_ = Lander(
+        config, consumer, store, FakeCatalog(), clock=lambda: next(ticks), report=lambda _: None
+    )
+    stats = lander_.run(until_caught_up=True)
+    now = next(ticks)
+    snapshot = stats.snapshot(now)
+    assert stats.started == 0 and stats.records == 20
+    assert snapshot["records_per_s"] == round(20 / now, 1)
+    assert snapshot["last_commit_age_s"] == now - stats.last_commit > 0

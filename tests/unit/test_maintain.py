@@ -1,4 +1,4 @@
-"""edtrack.maintain against a fake Thrift connection: which tables it takes, the
+"""serving.maintain against a fake Thrift connection: which tables it takes, the
 procedures it calls in order, with what cutoff, and what it reports."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
-from edtrack import maintain
-from edtrack.errors import UserError
+from core.errors import UserError
+from serving import maintain
 from tests.unit.fakes import FakeCursor
 
 CUTOFF = dt.datetime(2026, 11, 24, 8, 30, 0)

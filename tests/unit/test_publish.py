@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from edtrack.errors import UserError
+from core.errors import UserError
 from ingestion.publish import (
     PublishConfig,
     PublishFailed,

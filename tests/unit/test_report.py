@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 from matplotlib.container import BarContainer
 
-from edtrack import report
+from core.errors import UserError
 from edtrack.cli import main
-from edtrack.errors import UserError
+from serving import report
 from stack.config import PROJECT_ROOT
 from tests.unit.fakes import FakeCursor
 from tests.unit.test_cli_errors import free_port_offset
@@ -353,8 +353,8 @@ def test_committed_notebook_is_valid_and_reuses_the_report_code():
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     nbformat.validate(notebook)
     sources = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
-    assert "from edtrack import report" in sources
-    assert "matplotlib" not in sources  # charts come from edtrack.report, not copies
+    assert "from serving import report" in sources
+    assert "matplotlib" not in sources  # charts come from serving.report, not copies
     for cell in notebook.cells:
         if cell.cell_type == "code":
             compile(cell.source, "<cell>", "exec")

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from edtrack.errors import UserError
+from core.errors import UserError
 from ingestion.source import Input, compact
 
 RECS = [{"keen_id": "a", "n": 1}, {"keen_id": "b", "nested": {"x": [1, 2]}}]

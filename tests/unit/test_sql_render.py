@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from edtrack import sql
-from edtrack.errors import UserError
-from edtrack.sql import Result, render
+from core import sql
+from core.errors import UserError
+from core.sql import Result, render
 
 RESULT = Result(
     ["exam", "attempts", "mean_score", "first_at"],

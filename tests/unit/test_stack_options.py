@@ -11,12 +11,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from edtrack import sql
+from core import sql
+from core.errors import UserError
 from edtrack.cli import main
-from edtrack.errors import UserError
 from stack import jars, ldap
 from stack.config import DEFAULT_PORTS, from_env, load_settings, save_settings
-from stack.launcher import Stack, postgres_bin, render_configs, services_for
+from stack.launcher import Stack, render_configs, services_for
+from stack.postgres import postgres_bin
 from stack.secrets_file import password, write_private
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles" / "profiles.yml"

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from edtrack.errors import UserError
+from core.errors import UserError
 from stack import process
 from stack.config import from_env, load_ports, save_settings
 from stack.launcher import Stack

@@ -24,8 +24,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from edtrack import sql
-from edtrack.errors import UserError
+from core import sql
+from core.errors import UserError
 
 LAYERS = ("staging", "flattened", "marts")
 # Iceberg's remove_orphan_files refuses a younger cutoff.

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edtrack import sql
-from edtrack.errors import UserError
+from core import sql
+from core.errors import UserError
 
 TOP_EXAMS = 15
 HARDEST_QUESTIONS = 10

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from edtrack.errors import ServiceUnavailable
+from core.errors import ServiceUnavailable
 
 
 def port_open(host: str, port: int, timeout: float = 1.0) -> bool:

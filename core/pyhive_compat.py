@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 PTH_NAME = "edtrack_pyhive_compat.pth"
-PTH_LINE = "import edtrack.pyhive_compat as _m; _m.install()\n"
+PTH_LINE = "import core.pyhive_compat as _m; _m.install()\n"
 
 
 def _fetch_more(self) -> None:

@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from edtrack import pyhive_compat
-from edtrack.errors import ServiceUnavailable, UserError
+from core import pyhive_compat
+from core.errors import ServiceUnavailable, UserError
 
 FORMATS = ("table", "csv", "json")
 

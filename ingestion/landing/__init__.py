@@ -1,0 +1,1 @@
+"""Landing: Kafka messages on HDFS as JSON Lines, exactly once (see ``lander``)."""

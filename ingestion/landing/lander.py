@@ -1,0 +1,420 @@
+"""Land Kafka messages on HDFS as JSON Lines, exactly once.
+
+Delivery semantics (the order of steps is the guarantee):
+
+1. Consume with auto-commit off; buffer each partition's messages until a batch is
+   full by records, bytes or age.
+2. Split the batch by target (table and partition date; rows keep offset order),
+   write each part to a temporary HDFS file, then rename each (atomic in HDFS) to
+   ``<table>/kafka_date=<D>/<topic>+<partition>+<first>+<last>.<k>of<n>.jsonl``.
+3. Register new partitions in the metastore, then commit ``last + 1`` to Kafka, so
+   Kafka's own group tools show true lag.
+
+HDFS is the source of truth for offsets: on start the lander deletes orphaned
+temporary files, deletes the landed parts of a batch whose parts are not all there (a
+crash between two renames), and resumes each partition after the last complete batch.
+A crash before the last rename of a batch leaves it to be landed again whole; a crash
+after it leaves a complete batch that the restart skips past. Neither loses nor
+duplicates a row. Every message lands in exactly one of the raw table or the
+quarantine table.
+
+Replay (``edtrack replay``) deletes a partition's landed batches from an offset on
+(whole batches, so it may start a little earlier) and lands them again from Kafka:
+the same messages, the same dates, the same rows. One lander per topic and root runs
+at a time: a lock file in the stack's run dir refuses a second one.
+
+Memory is bounded by the batch settings, not by the topic: each partition buffers at
+most one batch (``batch_records`` / ``batch_bytes`` of envelopes) plus one poll
+(``POLL_RECORDS`` messages); the consumer holds at most ``fetch_max_bytes`` of fetched
+data; a flush holds one more copy of the batches it writes while it stages them. So
+RSS <= baseline + 2 x partitions x batch + fetch_max_bytes. With the defaults, 3
+partitions and ~2.6 KB attempts (a batch of 20,000 is ~60 MB of envelopes) that is
+about 100 + 360 + 64 MB; ``bench/ingest.py`` measures it, and plots RSS over the
+run, which levels off after the first batches (~0.6 GB peak).
+
+An HDFS write refused for good (a space quota, a full disk, permissions) stops the
+lander with one sentence before anything of the batch is committed; started again, it
+resumes after the last complete batch. A transient one (a NameNode or DataNode
+restarting) writes the batch's parts again under the retry policy, and a Kafka broker
+that is away (a restart) delays polls and the offset commit the same way.
+
+The parts of landing, each in its module: the lander's loop and batches here; the
+files on HDFS in ``store``; the retry policy in ``retry``; the single-lander lock in
+``lock``; its status in ``status``; the fault points of the reliability suite in
+``faults``; and ``wiring``, the one place that connects a lander to the real services.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import UserError
+from ingestion.catalog import DEFAULT_ROOT, QUARANTINE_TABLE, RAW_TABLE, SCHEMA, Catalog
+from ingestion.envelope import MAX_MESSAGE_BYTES, LandedFile, classify, envelope, partition_date
+from ingestion.landing.faults import FaultPoint
+from ingestion.landing.retry import RetryPolicy, hdfs_away, kafka_away, metastore_away
+from ingestion.landing.store import HdfsStore, hdfs_writes
+from ingestion.publish import DEFAULT_TOPIC
+
+# Messages taken per poll: a partition's buffer overshoots its batch by at most this.
+POLL_RECORDS = 2000
+
+
+def _help(text: str) -> dict[str, str]:
+    """A setting's help, shown by the CLI options derived from it."""
+    return {"help": text}
+
+
+@dataclass(frozen=True)
+class LandConfig:
+    """A lander's settings; every default is declared here once (the CLI's options and
+    their help come from these fields)."""
+
+    bootstrap: str
+    topic: str = field(default=DEFAULT_TOPIC, metadata=_help("Kafka topic to land."))
+    root: str = field(default=DEFAULT_ROOT, metadata=_help("HDFS folder of the raw tables."))
+    schema: str = field(default=SCHEMA, metadata=_help("Metastore database of the raw tables."))
+    group_id: str = "edtrack-lander"
+    batch_records: int = field(
+        default=20_000, metadata=_help("A partition's batch lands at this many messages.")
+    )
+    batch_bytes: int = field(
+        default=64 * 1024 * 1024, metadata=_help("...or at this many bytes of envelopes.")
+    )
+    batch_age_s: float = field(
+        default=10.0, metadata=_help("...or this many seconds after its first message.")
+    )
+    max_message_bytes: int = field(
+        default=MAX_MESSAGE_BYTES,
+        metadata=_help(
+            "Larger messages are quarantined (default: 1 MiB, or EDTRACK_MAX_MESSAGE_BYTES "
+            "as for publish)."
+        ),
+    )
+    # Parts are staged in parallel: each HDFS close waits ~0.5 s for the DataNode's
+    # block report (hdfs-native's retry interval), so one thread would cap throughput.
+    # A backfill batch has one part per date (~70 for ten weeks of attempts): enough
+    # threads stage them all in one round of closes (threads start only when needed).
+    write_threads: int = 128
+    poll_timeout_ms: int = 500
+    status_path: Path | None = None
+    progress_every_s: float = 5.0
+    fetch_max_bytes: int = 64 * 1024 * 1024
+    fault: FaultPoint | None = None  # off: only the reliability suite sets one
+
+    @property
+    def poll_max_records(self) -> int:
+        """Messages asked for per poll."""
+        return min(self.batch_records, POLL_RECORDS)
+
+
+@dataclass(frozen=True)
+class Replay:
+    """Land a partition again from an offset, or from the first message at or after a
+    timestamp (ms since the epoch)."""
+
+    partition: int
+    offset: int | None = None
+    timestamp_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.offset is None) == (self.timestamp_ms is None):
+            raise ValueError("a replay starts from an offset or from a timestamp, not both")
+
+
+@dataclass
+class Pending:
+    """Messages of one partition waiting to land."""
+
+    offsets: list[int] = field(default_factory=list)
+    targets: list[tuple[str, str]] = field(default_factory=list)  # (table, date)
+    lines: list[bytes] = field(default_factory=list)
+    size: int = 0
+    since: float = 0.0
+
+    def add(self, offset: int, target: tuple[str, str], line: bytes, now: float) -> None:
+        if not self.offsets:
+            self.since = now
+        self.offsets.append(offset)
+        self.targets.append(target)
+        self.lines.append(line)
+        self.size += len(line)
+
+    def full(self, config: LandConfig, now: float) -> bool:
+        return bool(self.offsets) and (
+            len(self.offsets) >= config.batch_records
+            or self.size >= config.batch_bytes
+            or now - self.since >= config.batch_age_s
+        )
+
+    def parts(self) -> list[tuple[tuple[str, str], list[bytes]]]:
+        """Rows grouped by target (table, date), in target order; rows keep offset order."""
+        groups: dict[tuple[str, str], list[bytes]] = {}
+        for target, line in zip(self.targets, self.lines, strict=True):
+            groups.setdefault(target, []).append(line)
+        return sorted(groups.items())
+
+
+@dataclass
+class Stats:
+    """What a lander has done, for its progress lines and status file. Times come from
+    the lander's clock."""
+
+    started: float
+    records: int = 0
+    quarantined: int = 0
+    files: int = 0
+    last_commit: float | None = None
+    lag: dict[int, int] = field(default_factory=dict)
+
+    def snapshot(self, now: float) -> dict[str, object]:
+        elapsed = now - self.started
+        return {
+            "records": self.records,
+            "quarantined": self.quarantined,
+            "files_committed": self.files,
+            "records_per_s": round(self.records / elapsed, 1) if elapsed else 0.0,
+            "last_commit_age_s": (
+                round(now - self.last_commit, 1) if self.last_commit is not None else None
+            ),
+            "lag": {str(p): lag for p, lag in sorted(self.lag.items())},
+            "total_lag": sum(self.lag.values()),
+        }
+
+
+class Lander:
+    def __init__(
+        self,
+        config: LandConfig,
+        consumer,
+        store: HdfsStore,
+        catalog: Catalog,
+        clock: Callable[[], float] = time.monotonic,
+        report: Callable[[str], None] | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.config = config
+        self.retry = retry or RetryPolicy()
+        self._kafka_away = kafka_away(config.bootstrap)
+        self._metastore_away = metastore_away(catalog.where)
+        self._hdfs_away = hdfs_away(store.tables.root)
+        self.consumer = consumer
+        self.store = store
+        self.catalog = catalog
+        self.clock = clock
+        self.report = report or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.pending: dict[int, Pending] = {}
+        self.stats = Stats(started=clock())
+        self.stopping = False
+        self._partitions: list = []
+        self._pool = ThreadPoolExecutor(config.write_threads, thread_name_prefix="stage")
+
+    # .. start-up ........................................................................
+    def start(self, replays: Iterable[Replay] = ()) -> None:
+        from kafka import TopicPartition
+
+        removed = self.store.prepare()
+        if removed:
+            self.report(f"removed {removed} orphaned temporary file(s)")
+        partitions = self.consumer.partitions_for_topic(self.config.topic)
+        if not partitions:
+            raise UserError(
+                f"Topic {self.config.topic!r} does not exist yet: publish "
+                "attempts first ('edtrack publish FILE')."
+            )
+        self._partitions = [TopicPartition(self.config.topic, p) for p in sorted(partitions)]
+        self.consumer.assign(self._partitions)
+        for replay in replays:
+            self._discard(replay, partitions)
+        next_offsets = self.store.recover(self.config.topic, self.report)
+        for tp in self._partitions:
+            if tp.partition in next_offsets:
+                self.consumer.seek(tp, next_offsets[tp.partition])
+            else:
+                self.consumer.seek_to_beginning(tp)
+        self.catalog.ensure_tables()
+        # A crash between rename and registration leaves a landed, unregistered date.
+        for table in (RAW_TABLE, QUARANTINE_TABLE):
+            self._register(table, [date for date, _ in self.store.landed(table)])
+        self.report(
+            f"resuming {self.config.topic} at offsets "
+            f"{ {p: next_offsets.get(p, 0) for p in sorted(partitions)} }"
+        )
+
+    def _discard(self, replay: Replay, partitions: set[int]) -> None:
+        from kafka import TopicPartition
+
+        if replay.partition not in partitions:
+            raise UserError(
+                f"Topic {self.config.topic!r} has no partition {replay.partition} "
+                f"(it has {', '.join(map(str, sorted(partitions)))})."
+            )
+        offset = replay.offset
+        if offset is None:
+            tp = TopicPartition(self.config.topic, replay.partition)
+            found = self.consumer.offsets_for_times({tp: replay.timestamp_ms})[tp]
+            if found is None:
+                self.report(f"replay: partition {replay.partition} has no message that late")
+                return
+            offset = found.offset
+        self.store.discard_from(self.config.topic, replay.partition, offset, self.report)
+
+    # .. the loop ........................................................................
+    def consume_once(self) -> int:
+        polled = self._kafka(
+            "polling",
+            lambda: self.consumer.poll(
+                timeout_ms=self.config.poll_timeout_ms,
+                max_records=self.config.poll_max_records,
+            ),
+        )
+        now = self.clock()
+        ingested_at = _now_iso()
+        count = 0
+        for tp, messages in polled.items():
+            pending = self.pending.setdefault(tp.partition, Pending())
+            for message in messages:
+                payload, error = classify(message.value, self.config.max_message_bytes)
+                table = RAW_TABLE if error is None else QUARANTINE_TABLE
+                target = (table, partition_date(message.timestamp))
+                pending.add(
+                    message.offset, target, envelope(message, payload, error, ingested_at), now
+                )
+                count += 1
+        self.flush([p for p, pending in self.pending.items() if pending.full(self.config, now)])
+        return count
+
+    def flush(self, partitions: Iterable[int]) -> None:
+        """Land the pending batches of ``partitions`` together: stage every part in one
+        parallel round (each HDFS close waits ~0.5 s), rename each, register new dates,
+        then commit each partition's next offset."""
+        from kafka import TopicPartition
+        from kafka.structs import OffsetAndMetadata
+
+        batches = {p: self.pending[p] for p in partitions if self.pending.get(p, Pending()).offsets}
+        if not batches:
+            return
+        jobs = []
+        for partition, pending in batches.items():
+            first, last = pending.offsets[0], pending.offsets[-1]
+            parts = pending.parts()
+            jobs.extend(
+                (LandedFile(self.config.topic, partition, first, last, k, len(parts)), t, d, lines)
+                for k, ((t, d), lines) in enumerate(parts, start=1)
+            )
+        faults = self.store.faults
+        self._write_parts(jobs)
+        self.stats.files += len(jobs)
+        for _, table, _, lines in jobs:
+            self.stats.records += len(lines)
+            if table == QUARANTINE_TABLE:
+                self.stats.quarantined += len(lines)
+        faults.reach("renamed")
+        for table in (RAW_TABLE, QUARANTINE_TABLE):
+            self._register(table, [date for _, t, date, _ in jobs if t == table])
+            if table == RAW_TABLE:
+                faults.reach("registering")
+        faults.reach("registered")
+        offsets = {
+            TopicPartition(self.config.topic, p): OffsetAndMetadata(b.offsets[-1] + 1, "", -1)
+            for p, b in batches.items()
+        }
+        # The files are in place: a broker away now only delays the commit (the retry
+        # policy waits for it); if it stays away, a restart resumes from HDFS anyway.
+        self._kafka("committing offsets", lambda: self.consumer.commit(offsets))
+        faults.reach("committed")
+        self.stats.last_commit = self.clock()
+        for partition in batches:
+            self.pending[partition] = Pending()
+
+    def _write_parts(self, jobs: list) -> None:
+        """Stage every part, then rename each to its final name. A transient HDFS error
+        (a NameNode or DataNode restarting) writes the whole round again under the retry
+        policy: final names are fixed, so a part renamed before the error is replaced by
+        the same bytes, and temporary files left behind go at the next start. A lasting
+        refusal (quota, permissions, disk full) stops the lander at once."""
+        faults = self.store.faults
+
+        def write_round() -> None:
+            tmps = list(self._pool.map(lambda job: self.store.stage(job[0], job[3]), jobs))
+            faults.reach("staged")
+            for i, (tmp, (landed, table, date, _)) in enumerate(zip(tmps, jobs, strict=True)):
+                self.store.commit(tmp, table, date, landed)
+                if i == 0 and len(jobs) > 1:
+                    faults.reach("renamed-one")
+
+        with hdfs_writes(self.store.tables.root):
+            self.retry.call(write_round, "writing a batch", self.report, self._hdfs_away)
+
+    def flush_all(self) -> None:
+        self.flush(list(self.pending))
+
+    def _kafka(self, what: str, fn: Callable[[], object]):
+        return self.retry.call(fn, what, self.report, self._kafka_away)
+
+    def _register(self, table: str, dates: list[str]) -> None:
+        """Register landed dates; ``add if not exists`` makes a retry harmless."""
+        self.retry.call(
+            lambda: self.catalog.add_partitions(table, dates),
+            f"registering dates of {table}",
+            self.report,
+            self._metastore_away,
+        )
+
+    def lag(self) -> dict[int, int]:
+        ends = self._kafka(
+            "reading end offsets", lambda: self.consumer.end_offsets(self._partitions)
+        )
+        return {
+            tp.partition: max(0, ends[tp] - self.consumer.position(tp)) for tp in self._partitions
+        }
+
+    def run(self, until_caught_up: bool = False, replays: Iterable[Replay] = ()) -> Stats:
+        self.start(replays)
+        last_report = self.clock()
+        while not self.stopping:
+            got = self.consume_once()
+            now = self.clock()
+            caught_up = False
+            if got == 0 or now - last_report >= self.config.progress_every_s:
+                self.stats.lag = self.lag()
+                caught_up = sum(self.stats.lag.values()) == 0
+            if now - last_report >= self.config.progress_every_s:
+                self._progress()
+                last_report = now
+            if until_caught_up and caught_up:
+                break
+        self.flush_all()
+        self._pool.shutdown()
+        self.stats.lag = self.lag()
+        self._progress()
+        return self.stats
+
+    def _progress(self) -> None:
+        snap = self.stats.snapshot(self.clock())
+        rate, lag = snap["records_per_s"], snap["total_lag"]
+        left = f", ~{lag / rate:,.0f} s left" if lag and rate else ""
+        self.report(
+            f"landed {snap['records']:,} ({snap['quarantined']:,} quarantined) in "
+            f"{snap['files_committed']:,} files, {rate:,} records/s, lag {lag:,}{left}"
+        )
+        if self.config.status_path is not None:
+            self.config.status_path.parent.mkdir(parents=True, exist_ok=True)
+            self.config.status_path.write_text(
+                json.dumps({"topic": self.config.topic, "updated_at": _now_iso(), **snap}, indent=2)
+            )
+
+    def stop(self, *_: object) -> None:
+        self.stopping = True
+
+
+def _now_iso() -> str:
+    now = dt.datetime.now(dt.UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"

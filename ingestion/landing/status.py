@@ -1,0 +1,54 @@
+"""``edtrack land --status``: the lag of the lander's consumer group, from Kafka's
+committed offsets, with the running lander's own figures when it reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from core.net import require_kafka
+from ingestion.landing.lander import LandConfig
+from ingestion.landing.lock import holder
+
+
+def status(config: LandConfig, lock: Path | None = None) -> dict[str, object]:
+    """Per-partition lag of the lander's consumer group, from Kafka's committed offsets,
+    with the running lander's own figures (rate, files, quarantined) when it reports."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    require_kafka(config.bootstrap)
+    consumer = KafkaConsumer(
+        bootstrap_servers=config.bootstrap, group_id=config.group_id, enable_auto_commit=False
+    )
+    try:
+        partitions = sorted(consumer.partitions_for_topic(config.topic) or ())
+        tps = [TopicPartition(config.topic, p) for p in partitions]
+        starts = consumer.beginning_offsets(tps) if tps else {}
+        ends = consumer.end_offsets(tps) if tps else {}
+        rows = []
+        for tp in tps:
+            committed = consumer.committed(tp)
+            done = starts[tp] if committed is None else committed
+            rows.append(
+                {
+                    "partition": tp.partition,
+                    "committed": committed,
+                    "end": ends[tp],
+                    "lag": max(0, ends[tp] - done),
+                }
+            )
+    finally:
+        consumer.close()
+    pid = holder(lock) if lock is not None else None
+    report = None
+    if config.status_path is not None and config.status_path.exists():
+        report = json.loads(config.status_path.read_text())
+    return {
+        "topic": config.topic,
+        "group": config.group_id,
+        "running": pid is not None,
+        "pid": pid,
+        "partitions": rows,
+        "total_lag": sum(r["lag"] for r in rows),
+        "last_report": report,
+    }

@@ -1,0 +1,183 @@
+"""Landed files on HDFS: write to a temporary file, rename to a name that says which
+offsets it holds, and recover the next offset of each partition from those names."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+
+from core.errors import UserError
+from ingestion.catalog import QUARANTINE_TABLE, RAW_TABLE, Tables
+from ingestion.envelope import LandedFile
+from ingestion.landing.faults import Faults
+from ingestion.landing.retry import HDFS_ERRORS, first_line, hdfs_refusal_lasts
+
+PARTITION_DIR_PREFIX = "kafka_date="
+
+
+class HdfsWriteFailed(UserError):
+    """HDFS refused a write: nothing of the batch was committed."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    @property
+    def transient(self) -> bool:
+        return not hdfs_refusal_lasts(self.reason)
+
+
+@contextlib.contextmanager
+def hdfs_writes(root: str) -> Iterator[None]:
+    """Turn an HDFS error that ends landing (quota, full disk, permissions, a stopped
+    DataNode) into one sentence: the batch is not committed, and a restart lands it
+    again. Errors that are not HDFS's (a bug) pass through as they are."""
+    try:
+        yield
+    except UserError:
+        raise
+    except HDFS_ERRORS as exc:
+        reason = first_line(exc)
+        raise HdfsWriteFailed(
+            f"Landing stopped: HDFS refused a write under {root} ({reason}). Nothing of "
+            "this batch was committed: fix the cause (space quota, disk space, "
+            "permissions, a stopped DataNode) and start the lander again; it resumes "
+            "after the last complete batch.",
+            reason,
+        ) from exc
+
+
+def mark_closed(writer) -> None:
+    """Close ``writer`` once only. hdfs-native's FileWriter is an ``io.RawIOBase`` whose
+    ``close`` does not mark it closed, so garbage collection closes it again; after a
+    close that failed (a DataNode gone mid-write) that second close can block the
+    process at exit for good."""
+    if isinstance(writer, io.IOBase):
+        io.IOBase.close(writer)
+
+
+class HdfsStore:
+    """Landed files on HDFS: write-then-rename, and offset recovery from names."""
+
+    def __init__(self, client, tables: Tables, faults: Faults | None = None) -> None:
+        self.client = client
+        self.tables = tables
+        self.faults = faults or Faults(None)
+
+    def landed(self, table: str) -> Iterable[tuple[str, LandedFile]]:
+        base = self.tables.dir(table)
+        try:
+            statuses = list(self.client.list_status(base, recursive=True))
+        except FileNotFoundError:
+            return
+        for status in statuses:
+            if status.isdir:
+                continue
+            parent, _, name = status.path.rpartition("/")
+            landed = LandedFile.parse(name)
+            folder = parent.rpartition("/")[2]
+            if landed is not None and folder.startswith(PARTITION_DIR_PREFIX):
+                yield folder[len(PARTITION_DIR_PREFIX) :], landed
+
+    def path(self, table: str, date: str, landed: LandedFile) -> str:
+        return f"{self.tables.dir(table)}/{PARTITION_DIR_PREFIX}{date}/{landed.name}"
+
+    def recover(self, topic: str, report: Callable[[str], None] = lambda _: None) -> dict[int, int]:
+        """Next offset per partition, after its last complete batch.
+
+        Parts of incomplete batches (and, defensively, of any batch after the first
+        incomplete one) are deleted: they will be landed again whole.
+        """
+        batches: dict[tuple[str, int, int, int], list[tuple[LandedFile, str]]] = {}
+        for table in (RAW_TABLE, QUARANTINE_TABLE):
+            for date, landed in self.landed(table):
+                if landed.topic == topic:
+                    batches.setdefault(landed.batch, []).append(
+                        (landed, self.path(table, date, landed))
+                    )
+        resume: dict[int, int] = {}  # partition -> first offset of an incomplete batch
+        for (_, partition, first, _), files in batches.items():
+            parts = {f.part for f, _ in files}
+            if parts != set(range(1, files[0][0].parts + 1)):
+                resume[partition] = min(resume.get(partition, first), first)
+        next_offsets: dict[int, int] = {}
+        for (_, partition, first, last), files in sorted(batches.items()):
+            if partition in resume and first >= resume[partition]:
+                for _, path in files:
+                    self.client.delete(path)
+                report(
+                    f"removed {len(files)} part(s) of unfinished batch {first}-{last} "
+                    f"of partition {partition}"
+                )
+                continue
+            next_offsets[partition] = max(next_offsets.get(partition, 0), last + 1)
+        for partition, first in resume.items():
+            next_offsets[partition] = first
+        return next_offsets
+
+    def discard_from(
+        self, topic: str, partition: int, offset: int, report: Callable[[str], None]
+    ) -> int | None:
+        """Delete ``partition``'s landed batches that hold any offset >= ``offset``.
+
+        Batches go whole, so landing starts again at the first offset of the earliest
+        one deleted (<= ``offset``), which is returned; None when nothing was landed there.
+        """
+        doomed: dict[tuple[str, int, int, int], list[str]] = {}
+        for table in (RAW_TABLE, QUARANTINE_TABLE):
+            for date, landed in self.landed(table):
+                if landed.batch[:2] == (topic, partition) and landed.last >= offset:
+                    doomed.setdefault(landed.batch, []).append(self.path(table, date, landed))
+        for paths in doomed.values():
+            for path in paths:
+                self.client.delete(path)
+        if not doomed:
+            return None
+        start = min(first for _, _, first, _ in doomed)
+        files = sum(len(paths) for paths in doomed.values())
+        report(
+            f"replay: removed {len(doomed)} batch(es), {files} file(s) of partition "
+            f"{partition} from offset {start} on"
+        )
+        return start
+
+    def prepare(self) -> int:
+        """Create both tables' folders and the temporary folder; delete temporary files
+        an earlier run left behind and return how many. The table folders exist before
+        the first message lands, so listing a table's files (dbt's changed_partitions)
+        finds an empty table, not a missing path."""
+        try:
+            orphans = [s for s in self.client.list_status(self.tables.tmp_dir) if not s.isdir]
+        except FileNotFoundError:
+            orphans = []
+        for status in orphans:
+            self.client.delete(status.path)
+        for folder in (self.tables.tmp_dir, *map(self.tables.dir, (RAW_TABLE, QUARANTINE_TABLE))):
+            self.client.mkdirs(folder, create_parent=True)
+        return len(orphans)
+
+    def stage(self, landed: LandedFile, lines: list[bytes]) -> str:
+        """Write a part to a temporary file; return its path."""
+        tmp = f"{self.tables.tmp_dir}/{landed.name}.{uuid.uuid4().hex}"
+        data = b"".join(lines)
+        writer = self.client.create(tmp)
+        try:
+            half = len(data) // 2
+            writer.write(data[:half])
+            self.faults.reach("writing")
+            writer.write(data[half:])
+        finally:
+            try:
+                writer.close()
+            finally:
+                mark_closed(writer)
+        return tmp
+
+    def commit(self, tmp: str, table: str, date: str, landed: LandedFile) -> str:
+        """Rename a staged part to its final name (atomic in HDFS)."""
+        final = self.path(table, date, landed)
+        self.client.mkdirs(final.rpartition("/")[0], create_parent=True)
+        self.client.rename(tmp, final, overwrite=True)
+        return final

@@ -1,0 +1,83 @@
+"""The one place a lander is connected to the real Kafka, HDFS and Thrift Server: the
+CLI (``edtrack land`` and ``replay``), the demo, the benchmark and the tests all land
+through :func:`land`."""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from core import sql
+from core.net import require_kafka
+from ingestion.catalog import Catalog, Tables
+from ingestion.landing.faults import Faults
+from ingestion.landing.lander import LandConfig, Lander, Replay, Stats
+from ingestion.landing.lock import exclusive, lock_path, status_path
+from ingestion.landing.store import HdfsStore
+
+
+def in_run_dir(config: LandConfig, run_dir: Path) -> LandConfig:
+    """``config`` writing its status file where ``edtrack land --status`` reads it."""
+    return dataclasses.replace(config, status_path=status_path(run_dir, config.topic, config.root))
+
+
+def make_consumer(config: LandConfig):
+    from kafka import KafkaConsumer
+
+    require_kafka(config.bootstrap)
+    return KafkaConsumer(
+        bootstrap_servers=config.bootstrap,
+        group_id=config.group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=max(config.max_message_bytes * 2, 1024 * 1024) * 8,
+        fetch_max_bytes=config.fetch_max_bytes,
+    )
+
+
+def make_hdfs_client(hdfs_url: str):
+    from hdfs_native import Client
+
+    return Client(hdfs_url)
+
+
+def land(
+    config: LandConfig,
+    hdfs_url: str,
+    thrift_host: str,
+    thrift_port: int,
+    *,
+    run_dir: Path | None = None,
+    login: sql.Login | None = None,
+    until_caught_up: bool = False,
+    report: Callable[[str], None] | None = None,
+    handle_signals: bool = False,
+    replays: Iterable[Replay] = (),
+) -> Stats:
+    """Run a lander until stopped (SIGTERM or SIGINT with ``handle_signals``) or, with
+    ``until_caught_up``, until its lag is zero; close every connection it opened.
+
+    ``run_dir``: where the lock that keeps it the only lander of its topic and root is
+    held (None: no lock). ``login``: for a Thrift Server with LDAP auth on.
+    """
+    lock = lock_path(run_dir, config.topic, config.root) if run_dir is not None else None
+    with exclusive(lock, config.topic):
+        login = login or sql.Login()
+        tables = Tables(hdfs_url, config.root, config.schema)
+        connection = sql.connect(thrift_host, thrift_port, login.user, login.password)
+        try:
+            consumer = make_consumer(config)
+            try:
+                store = HdfsStore(make_hdfs_client(hdfs_url), tables, Faults(config.fault))
+                catalog = Catalog(connection, tables, f"{thrift_host}:{thrift_port}")
+                lander = Lander(config, consumer, store, catalog, report=report)
+                if handle_signals:
+                    signal.signal(signal.SIGTERM, lander.stop)
+                    signal.signal(signal.SIGINT, lander.stop)
+                return lander.run(until_caught_up=until_caught_up, replays=replays)
+            finally:
+                consumer.close()
+        finally:
+            connection.close()
