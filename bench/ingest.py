@@ -63,7 +63,8 @@ import orjson
 import psutil
 
 from core.errors import UserError
-from stack.config import PROJECT_ROOT, from_env
+from core.project import PROJECT_ROOT
+from stack.config import from_env
 from stack.launcher import Stack
 
 BIN = Path(sys.executable).parent

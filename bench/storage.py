@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bench.table_formats import BIN, STORAGE_KEYS, generate, private_stack, run, storage
 from core import sql
-from stack.config import PROJECT_ROOT
+from core.project import PROJECT_ROOT
 
 VARIANTS = ("none", "maintain")
 FIRST_DAY = dt.date(2018, 1, 29)  # the day after the generated base's 70 days

@@ -78,8 +78,9 @@ from bench.ingest import (
 )
 from bench.warehouse_build import NEXT_DAY, node_times
 from core.errors import UserError
+from core.project import PROJECT_ROOT, exam_id_of_test_records
 from stack import jars, process
-from stack.config import DEFAULT_PORTS, PROJECT_ROOT, StackConfig, from_env
+from stack.config import DEFAULT_PORTS, StackConfig, from_env
 from stack.launcher import SERVICES, Stack, spark_home
 
 BIN = Path(sys.executable).parent
@@ -495,7 +496,7 @@ class Run:
         template = next(  # an ordinary attempt: not a test record, with counts
             r
             for r in gen.generate(100, self.args.seed + 2, start=_next_day(), days=1)
-            if r["base_exam_id"] != gen.TEST_EXAM_ID and "counts" in r.get("sequences", {})
+            if r["base_exam_id"] != exam_id_of_test_records() and "counts" in r.get("sequences", {})
         )
         published: dict[str, float] = {}
         seen: dict[str, float] = {}

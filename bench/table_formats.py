@@ -34,7 +34,8 @@ import time
 from pathlib import Path
 
 from core import sql
-from stack.config import PROJECT_ROOT, StackConfig, from_env
+from core.project import PROJECT_ROOT
+from stack.config import StackConfig, from_env
 from stack.launcher import Stack
 
 BIN = Path(sys.executable).parent

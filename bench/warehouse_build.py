@@ -21,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from stack.config import PROJECT_ROOT, from_env
+from core.project import PROJECT_ROOT
+from stack.config import from_env
 from stack.launcher import Stack
 
 BIN = Path(sys.executable).parent

@@ -17,7 +17,8 @@ import click
 
 from core import sql
 from core.errors import UserError
-from stack.config import PROJECT_ROOT, StackConfig
+from core.project import PROJECT_ROOT
+from stack.config import StackConfig
 
 QUERIES_DIR = PROJECT_ROOT / "queries"
 DEMO_QUERIES = ("attempts_overall", "most_taken_exams")

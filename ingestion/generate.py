@@ -4,7 +4,7 @@ Deterministic for a seed and streamed (constant memory whatever the count). Quir
 reproduced at rates seen in the real data (docs/data.md):
 
 * exact duplicates (about 1 % of attempts re-emitted, some twice, byte-identical);
-* test records (``base_exam_id = "example-id"``) without ``sequences.counts`` and
+* test records (``base_exam_id`` the dbt var ``test_exam_id``) without ``sequences.counts`` and
   whose questions carry no ``user_*`` fields;
 * ``certification`` "false" or JSON null; ``max_attempts`` "1.0";
 * epoch strings with varying precision; ``keen_created_at == keen_timestamp``;
@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-TEST_EXAM_ID = "example-id"
+from core.project import exam_id_of_test_records
+
 TEST_EXAM_NAME = "Example Exam For Development and Testing oh yeahsdf"
 START = dt.datetime(2017, 11, 20, tzinfo=dt.UTC)
 SPAN_DAYS = 70
@@ -259,7 +260,7 @@ def generate(
     exams = make_exams(rng)
     weights = [e.weight for e in exams]
     test_exam = Exam(
-        TEST_EXAM_ID,
+        exam_id_of_test_records(),
         TEST_EXAM_NAME,
         exams[0].questions[:3] or exams[0].questions,
         weight=0,

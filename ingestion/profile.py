@@ -42,7 +42,7 @@ from typing import Any
 
 from datasketches import hll_sketch, tgt_hll_type
 
-from ingestion.generate import TEST_EXAM_ID
+from core.project import exam_id_of_test_records
 from ingestion.source import Input, compact
 
 EXACT_CAP = 10_000  # distinct values kept exactly per path and type
@@ -607,7 +607,7 @@ class Records:
             self.contents.add(hash64(_content(record)))
 
         base = record.get("base_exam_id")
-        is_test = base == TEST_EXAM_ID
+        is_test = base == exam_id_of_test_records()
         if is_test:
             self.test_records += 1
             name = record.get("exam_name")
@@ -726,7 +726,7 @@ class Records:
         tracked = len(self.question_to_exam)
         return {
             "test_records": {
-                "base_exam_id": TEST_EXAM_ID,
+                "base_exam_id": exam_id_of_test_records(),
                 "records": self.test_records,
                 "exam_names": dict(self.test_names),
             },

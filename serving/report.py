@@ -8,7 +8,7 @@ is touched), and :func:`render_html` turns charts and tables into the page, ever
 image embedded as base64 PNG. The notebook (``notebooks/edtrack_report.ipynb``) uses
 the same functions; unit tests draw hand-made rows.
 
-Test records (``base_exam_id = 'example-id'``) are left out: the exam-grain queries
+Test records (``base_exam_id`` the dbt var ``test_exam_id``) are left out: the exam-grain queries
 filter them whatever the marts were built with, and the activity marts (which have no
 exam column) leave them out unless dbt's ``include_test_records`` was true, in which
 case the activity captions say so.
@@ -30,11 +30,11 @@ from typing import Any
 
 from core import sql
 from core.errors import UserError
+from core.project import exam_id_of_test_records
 
 TOP_EXAMS = 15
 HARDEST_QUESTIONS = 10
 MIN_TIMES_ASKED = 20  # as queries/hardest_questions.sql: rates of rarer questions are noise
-TEST_EXAM_ID = "example-id"
 LABEL_WIDTH = 42
 LAYER_SCHEMAS = ("raw", "staging", "flattened", "marts")
 MART_TABLES = (
@@ -150,7 +150,7 @@ def check_marts(connection) -> None:
 def fetch_all(connection) -> ReportData:
     """Every query of the report, run once each."""
     check_marts(connection)
-    test = {"test_exam_id": TEST_EXAM_ID}
+    test = {"test_exam_id": exam_id_of_test_records()}
     questions = {**test, "min_times_asked": MIN_TIMES_ASKED}
     return ReportData(
         overall=query(connection, "overall", **test)[0],

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import UserError
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from core.project import PROJECT_ROOT
 
 # Service port defaults. ``EDTRACK_PORT_OFFSET`` shifts all of them at once, so a test
 # suite can run a private stack beside a user's.

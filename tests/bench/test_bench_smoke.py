@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from bench.suite import GOALS
-from stack.config import PROJECT_ROOT
+from core.project import PROJECT_ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 SIZE = 3280

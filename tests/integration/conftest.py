@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from stack.config import PROJECT_ROOT, StackConfig, from_env
+from core.project import PROJECT_ROOT
+from stack.config import StackConfig, from_env
 from stack.launcher import Stack
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,9 @@ import datetime as dt
 import statistics
 from decimal import Decimal
 
-TEST_EXAM = "example-id"
+from core.project import exam_id_of_test_records
+
+TEST_EXAM = exam_id_of_test_records()
 
 
 def epoch(value: str) -> dt.datetime:

@@ -16,8 +16,8 @@ import subprocess
 
 import pytest
 
+from core.project import PROJECT_ROOT
 from ingestion.publish import ensure_topic
-from stack.config import PROJECT_ROOT
 from tests.reliability.corpus import (
     BY_ID,
     CASES,

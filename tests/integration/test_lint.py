@@ -7,7 +7,7 @@ incremental models exist, and would skip (not lint) them without one.
 import json
 import subprocess
 
-from stack.config import PROJECT_ROOT
+from core.project import PROJECT_ROOT
 
 from .conftest import BIN
 

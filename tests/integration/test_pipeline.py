@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 
+from core.project import PROJECT_ROOT
 from ingestion.source import Input, compact
-from stack.config import PROJECT_ROOT
 
 from . import expected
 from .conftest import BIN, SAMPLE
@@ -107,7 +107,9 @@ def check_marts(cli, records: list[dict]) -> None:
         "from staging.stg_assessments__attempts"
     )[0]
     assert stg["n"] == len({r["keen_id"] for r in records})
-    assert stg["tests"] == len({r["keen_id"] for r in records if r["base_exam_id"] == "example-id"})
+    assert stg["tests"] == len(
+        {r["keen_id"] for r in records if r["base_exam_id"] == expected.TEST_EXAM}
+    )
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from core import sql
-from stack.config import PROJECT_ROOT
+from core.project import PROJECT_ROOT
 
 TEST = "assert_attempt_counts_consistent"
 COUNTS = (

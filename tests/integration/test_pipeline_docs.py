@@ -5,7 +5,7 @@ Runs after test_pipeline (file order), on the tables it built.
 
 import json
 
-from stack.config import PROJECT_ROOT
+from core.project import PROJECT_ROOT
 
 
 def test_column_descriptions_are_visible_in_describe(cli):

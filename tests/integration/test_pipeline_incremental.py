@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from core.project import exam_id_of_test_records
 from ingestion.generate import generate, write
 from tests.reliability.warehouse import fingerprint_query
 
@@ -86,7 +87,7 @@ def test_new_data_rebuilds_only_its_partitions_and_full_refresh_agrees(cli, tmp_
     cli.dbt("build")  # whatever ran before, start from a complete incremental state
     before = loaded_at(cli)
     stg_before = cli.sql("select count(*) as n from staging.stg_assessments__attempts")[0]["n"]
-    new = [r for r in generate(60, seed=99) if r["base_exam_id"] != "example-id"]
+    new = [r for r in generate(60, seed=99) if r["base_exam_id"] != exam_id_of_test_records()]
     land(cli, new, tmp_path / "late.jsonl")
 
     cli.dbt("run")

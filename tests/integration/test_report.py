@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from stack.config import PROJECT_ROOT
+from core.project import PROJECT_ROOT
 
 NOTEBOOK = PROJECT_ROOT / "notebooks" / "edtrack_report.ipynb"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

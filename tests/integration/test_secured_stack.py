@@ -26,8 +26,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from core.project import PROJECT_ROOT
 from stack import health
-from stack.config import PROJECT_ROOT, from_env
+from stack.config import from_env
 from stack.launcher import Stack, spark_home
 from stack.secrets_file import password
 from tests.integration.conftest import Cli, _interrupt

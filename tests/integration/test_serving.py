@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from stack.config import PROJECT_ROOT
+from core.project import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text()
 SECTION = README[README.index("## Query it yourself") :]

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from stack.config import PROJECT_ROOT
+from core.project import PROJECT_ROOT
 from tests.reliability.conftest import BIN, LanderProcess, check, land_until_caught_up
 from tests.reliability.data import attempts_file
 from tests.reliability.reconcile import LEDGER, Place, topic_messages

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from core import sql
-from stack.config import PROJECT_ROOT
+from core.project import PROJECT_ROOT
 from tests.reliability.conftest import LanderProcess, check, land_until_caught_up
 from tests.reliability.data import attempts_file
 from tests.reliability.reconcile import Place

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from core import sql
-from stack.config import PROJECT_ROOT
+from core.project import PROJECT_ROOT
 from tests.reliability.conftest import BIN
 
 MARTS = (

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from stack.config import PROJECT_ROOT
+from core.project import PROJECT_ROOT
 
 DBT = Path(sys.executable).parent / "dbt"
 
@@ -57,3 +57,17 @@ def test_the_flattened_tables_tests_check_the_latest_build(listed):
     assert len(flattened) == 11
     unscoped = [n["name"] for n in flattened if n["config"].get("where") != "__latest_build__"]
     assert unscoped == []
+
+
+def test_the_test_records_exam_id_is_declared_once_as_a_dbt_var():
+    from core.project import exam_id_of_test_records
+    from ingestion.generate import generate
+
+    exam_id = exam_id_of_test_records()
+    assert exam_id  # the var is set in dbt_project.yml
+    literal = f"'{exam_id}'"
+    models = sorted((PROJECT_ROOT / "warehouse").rglob("*.sql"))
+    assert models and not [m.name for m in models if literal in m.read_text()]
+    staging = PROJECT_ROOT / "warehouse/models/staging/assessments/stg_assessments__attempts.sql"
+    assert "var(\"test_exam_id\")" in staging.read_text()
+    assert exam_id in {r["base_exam_id"] for r in generate(400, seed=1)}

@@ -3,7 +3,8 @@ import gzip
 import io
 import json
 
-from ingestion.generate import TEST_EXAM_ID, generate, write
+from core.project import exam_id_of_test_records
+from ingestion.generate import generate, write
 
 
 def records(n=3000, seed=11):
@@ -52,7 +53,7 @@ def test_consistency_rules_of_the_export_hold():
 
 def test_quirks_appear_at_realistic_rates():
     recs = records()
-    tests = [r for r in recs if r["base_exam_id"] == TEST_EXAM_ID]
+    tests = [r for r in recs if r["base_exam_id"] == exam_id_of_test_records()]
     assert 3 <= len(tests) <= 40
     assert all("counts" not in r["sequences"] for r in tests)
     assert all("user_result" not in q for r in tests for q in r["sequences"]["questions"])

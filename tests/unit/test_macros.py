@@ -12,7 +12,7 @@ import jinja2
 import pytest
 import yaml
 
-from stack.config import PROJECT_ROOT
+from core.project import PROJECT_ROOT
 
 MACROS = PROJECT_ROOT / "warehouse" / "macros"
 PROJECT_VARS = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())["vars"]

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from matplotlib.container import BarContainer
 
 from core.errors import UserError
+from core.project import PROJECT_ROOT, exam_id_of_test_records
 from edtrack.cli import main
 from serving import report
-from stack.config import PROJECT_ROOT
 from tests.unit.fakes import FakeCursor
 from tests.unit.test_cli_errors import free_port_offset
 
@@ -299,7 +299,7 @@ def test_fetch_all_passes_values_as_parameters_never_in_the_statement_text():
     ]
     statements = [s for s, _ in connection.log]
     assert len(statements) == 10
-    assert not any(report.TEST_EXAM_ID in s for s in statements)
+    assert not any(exam_id_of_test_records() in s for s in statements)
     parameters = {
         name: p for (s, p) in connection.log for name in report.SQL if s == report.SQL[name].strip()
     }

@@ -18,11 +18,16 @@ filtered as (
 
 ),
 
+exams as (
+
+    select * from {{ ref('dim_exams') }}
+
+),
+
 aggregated as (
 
     select
         base_exam_id,
-        max(exam_name) as exam_name,
         count(*) as distinct_attempts,
         sum(copies_in_raw) as attempt_rows,
         min(submitted_at) as first_attempt_at,
@@ -35,14 +40,17 @@ aggregated as (
 final as (
 
     select
-        base_exam_id,
-        exam_name,
-        distinct_attempts,
-        attempt_rows,
-        dense_rank() over (order by distinct_attempts desc) as popularity_rank,
-        first_attempt_at,
-        last_attempt_at
+        aggregated.base_exam_id,
+        -- an exam's name is decided once, in dim_exams
+        exams.exam_name,
+        aggregated.distinct_attempts,
+        aggregated.attempt_rows,
+        dense_rank() over (order by aggregated.distinct_attempts desc) as popularity_rank,
+        aggregated.first_attempt_at,
+        aggregated.last_attempt_at
     from aggregated
+    left join exams
+        on aggregated.base_exam_id = exams.base_exam_id
 
 )
 

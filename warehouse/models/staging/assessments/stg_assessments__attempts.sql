@@ -88,7 +88,7 @@ renamed as (
         end as is_certification,
         attempt.sequences.counts.all_correct as counts_all_correct,
         attempt.sequences.counts is not null as has_counts,
-        attempt.base_exam_id = 'example-id' as is_test_record,
+        attempt.base_exam_id = '{{ var("test_exam_id") }}' as is_test_record,
 
         -- timestamps
         {{ epoch_to_timestamp('attempt.keen_timestamp') }} as submitted_at,
