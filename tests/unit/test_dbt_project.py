@@ -69,5 +69,22 @@ def test_the_test_records_exam_id_is_declared_once_as_a_dbt_var():
     models = sorted((PROJECT_ROOT / "warehouse").rglob("*.sql"))
     assert models and not [m.name for m in models if literal in m.read_text()]
     staging = PROJECT_ROOT / "warehouse/models/staging/assessments/stg_assessments__attempts.sql"
-    assert "var(\"test_exam_id\")" in staging.read_text()
+    assert 'var("test_exam_id")' in staging.read_text()
     assert exam_id in {r["base_exam_id"] for r in generate(400, seed=1)}
+
+
+def test_every_model_is_described_beside_it_with_its_unit_tests():
+    import yaml
+
+    models = PROJECT_ROOT / "warehouse" / "models"
+    sql_files = sorted(models.rglob("*.sql"))
+    assert len(sql_files) >= 12
+    for model in sql_files:
+        properties = yaml.safe_load(model.with_suffix(".yml").read_text())
+        assert [m["name"] for m in properties["models"]] == [model.stem], model.name
+        for unit_test in properties.get("unit_tests", []):
+            assert unit_test["model"] == model.stem, unit_test["name"]
+    others = {p.name for p in models.rglob("*.yml")} - {
+        p.with_suffix(".yml").name for p in sql_files
+    }
+    assert others == {"_assessments__sources.yml"}  # sources are declared per source system

@@ -1,11 +1,5 @@
 -- grain: one row per attempt x question x option (attempt_id, question_position,
 -- option_position)
-{{ config(
-    materialized='incremental',
-    incremental_strategy='insert_overwrite',
-    partition_by=['kafka_date'],
-) }}
-
 with
 
 questions as (

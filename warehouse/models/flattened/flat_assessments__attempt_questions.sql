@@ -1,10 +1,4 @@
 -- grain: one row per attempt x question (attempt_id, question_position)
-{{ config(
-    materialized='incremental',
-    incremental_strategy='insert_overwrite',
-    partition_by=['kafka_date'],
-) }}
-
 with
 
 attempts as (

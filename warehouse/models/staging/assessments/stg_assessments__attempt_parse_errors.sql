@@ -2,12 +2,6 @@
 -- Incremental like stg_assessments__attempts, and over the same partitions: it runs
 -- just before that model (which declares the dependency) and rebuilds the partitions
 -- that model is about to rebuild (unstaged_partitions).
-{{ config(
-    materialized='incremental',
-    incremental_strategy='insert_overwrite',
-    partition_by=['kafka_date'],
-) }}
-
 with
 
 source as (

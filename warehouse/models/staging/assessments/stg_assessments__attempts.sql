@@ -2,12 +2,6 @@
 -- Exact duplicates share their keen_timestamp, hence their Kafka timestamp and kafka_date
 -- partition, so deduplicating within a partition deduplicates the whole table.
 -- depends_on: {{ ref('stg_assessments__attempt_parse_errors') }}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='insert_overwrite',
-    partition_by=['kafka_date'],
-) }}
-
 with
 
 source as (
