@@ -14,11 +14,15 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from core.errors import UserError
 from ingestion.landing.lander import LandConfig
+
+if TYPE_CHECKING:
+    from stack.config import StackConfig
 
 FORMAT_CHOICE = click.Choice(["table", "csv", "json"])
 
@@ -49,7 +53,8 @@ class Context:
         self._config = None
 
     @property
-    def stack(self):
+    def config(self) -> StackConfig:
+        """The local stack's settings (its addresses, ports, state dir)."""
         from stack.config import from_env
 
         if self._config is None:
@@ -66,7 +71,7 @@ class Context:
         """A Thrift Server connection, logged in from EDTRACK_USER / EDTRACK_PASSWORD."""
         from core import sql
 
-        cfg = self.stack
+        cfg = self.config
         login = sql.Login.from_env(os.environ)
         return sql.connect(
             cfg.host,
@@ -169,7 +174,7 @@ def stack_up(
     from stack.launcher import Stack
 
     obj.choose(auth, metastore, table_format)
-    Stack(obj.stack, log=lambda m: click.echo(f"stack: {m}", err=True)).up()
+    Stack(obj.config, log=lambda m: click.echo(f"stack: {m}", err=True)).up()
     _print_status(obj, "table")
 
 
@@ -180,7 +185,7 @@ def stack_down(obj: Context, wipe: bool) -> None:
     """Stop exactly the processes 'stack up' started; keep the data unless --wipe."""
     from stack.launcher import Stack
 
-    launcher = Stack(obj.stack, log=lambda m: click.echo(f"stack: {m}", err=True))
+    launcher = Stack(obj.config, log=lambda m: click.echo(f"stack: {m}", err=True))
     stopped = launcher.down_as_asked(wipe=wipe)
     if not stopped:
         click.echo("stack: nothing was running", err=True)
@@ -224,9 +229,9 @@ def settings_lines(config) -> list[str]:
 def _print_status(obj: Context, fmt: str) -> bool:
     from stack.launcher import Stack
 
-    rows = Stack(obj.stack).status()
+    rows = Stack(obj.config).status()
     if fmt == "json":
-        click.echo(json.dumps({**settings_summary(obj.stack), "services": rows}, indent=2))
+        click.echo(json.dumps({**settings_summary(obj.config), "services": rows}, indent=2))
     else:
         from tabulate import tabulate
 
@@ -243,8 +248,8 @@ def _print_status(obj: Context, fmt: str) -> bool:
         ]
         click.echo(tabulate(table, headers=["service", "pid", "port", "health", "rss", "detail"]))
         total = sum(r["rss_mb"] or 0 for r in rows)
-        click.echo(f"total rss: {total} MB; state: {obj.stack.state_dir}")
-        for line in settings_lines(obj.stack):
+        click.echo(f"total rss: {total} MB; state: {obj.config.state_dir}")
+        for line in settings_lines(obj.config):
             click.echo(line)
     return all(r["healthy"] for r in rows)
 
@@ -267,7 +272,7 @@ def stack_logs(obj: Context, service: str, lines: int) -> None:
     from stack.launcher import Stack
     from stack.process import tail
 
-    path = Stack(obj.stack).log_path(service)
+    path = Stack(obj.config).log_path(service)
     click.echo(tail(path, lines))
 
 
@@ -275,13 +280,13 @@ def stack_logs(obj: Context, service: str, lines: int) -> None:
 @click.pass_obj
 def stack_env(obj: Context) -> None:
     """Print shell exports that point edtrack and dbt at this stack."""
-    for key, value in obj.stack.client_env().items():
+    for key, value in obj.config.client_env().items():
         click.echo(f"export {key}={value}")
-    if obj.stack.auth == "ldap":
+    if obj.config.auth == "ldap":
         # The seeded user; the password is read from its file when the line runs, so it
         # is never printed.
-        click.echo(f"export EDTRACK_USER={obj.stack.ldap_user}")
-        click.echo(f"export EDTRACK_PASSWORD=\"$(cat '{obj.stack.ldap_password_file}')\"")
+        click.echo(f"export EDTRACK_USER={obj.config.ldap_user}")
+        click.echo(f"export EDTRACK_PASSWORD=\"$(cat '{obj.config.ldap_password_file}')\"")
 
 
 # --- data -------------------------------------------------------------------------------
@@ -443,7 +448,7 @@ def publish(
     from ingestion.publish import publish as run_publish
 
     config = PublishConfig(
-        bootstrap=obj.stack.kafka_bootstrap,
+        bootstrap=obj.config.kafka_bootstrap,
         topic=topic,
         partitions=partitions,
         strict=strict,
@@ -473,7 +478,7 @@ def publish(
 
 def _max_message_bytes() -> int:
     """EDTRACK_MAX_MESSAGE_BYTES, or the default both publish and land share."""
-    from ingestion.envelope import MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES_ENV
+    from ingestion.topic import MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES_ENV
 
     value = os.environ.get(MAX_MESSAGE_BYTES_ENV)
     if not value:
@@ -545,7 +550,7 @@ def land(obj: Context, until_caught_up: bool, show_status: bool, **settings) -> 
         from ingestion.landing.status import status
 
         config = _land_config(obj, settings)
-        lock = lock_path(obj.stack.run_dir, config.topic, config.root)
+        lock = lock_path(obj.config.run_dir, config.topic, config.root)
         click.echo(json.dumps(status(config, lock), indent=2))
         return
     _run_lander(obj, settings, until_caught_up=until_caught_up)
@@ -591,20 +596,20 @@ def _land_config(obj: Context, settings: dict) -> LandConfig:
 
     given = {name: value for name, value in settings.items() if name != "max_message_bytes"}
     config = LandConfig(
-        bootstrap=obj.stack.kafka_bootstrap,
+        bootstrap=obj.config.kafka_bootstrap,
         max_message_bytes=settings.get("max_message_bytes") or _max_message_bytes(),
         # Reliability testing only: SIGKILL the lander at a named step of a flush.
         fault=FaultPoint.from_env(os.environ),
         **given,
     )
-    return in_run_dir(config, obj.stack.run_dir)
+    return in_run_dir(config, obj.config.run_dir)
 
 
 def _run_lander(obj: Context, settings: dict, until_caught_up: bool, replays=()) -> None:
     from core import sql
     from ingestion.landing.wiring import land as run_lander
 
-    cfg = obj.stack
+    cfg = obj.config
     run_lander(
         _land_config(obj, settings),
         cfg.hdfs_url,
@@ -639,7 +644,7 @@ def report(obj: Context, output: str) -> None:
     if not Path(output).resolve().parent.is_dir():
         raise UserError(f"The folder of {output} does not exist; create it or pick another path.")
     t0 = time.monotonic()
-    cfg = obj.stack
+    cfg = obj.config
     connection = obj.connect_sql()
     try:
         charts = reporting.write_report(
@@ -759,7 +764,7 @@ def demo(obj: Context, input_path: str | None, count: int, seed: int) -> None:
     """End to end: stack up, publish, land, dbt build, answer client questions."""
     from edtrack.demo import run_demo
 
-    run_demo(obj.stack, input_path, count, seed)
+    run_demo(obj.config, input_path, count, seed)
 
 
 # --- the global options, also after a subcommand ---------------------------------------

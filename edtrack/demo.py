@@ -76,7 +76,8 @@ def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int)
     from ingestion import generate
     from ingestion.landing.lander import LandConfig
     from ingestion.landing.wiring import in_run_dir, land
-    from ingestion.publish import DEFAULT_TOPIC, PublishConfig, publish
+    from ingestion.publish import PublishConfig, publish
+    from ingestion.topic import DEFAULT_TOPIC
     from stack.launcher import Stack
 
     t0 = time.monotonic()

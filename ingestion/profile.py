@@ -367,13 +367,13 @@ class Profiler:
             cache = self._shapes
             shape_info = cache.get(value)
             if shape_info is None:
-                shape_info = classify(value)
+                shape_info = value_shape(value)
                 if shape_info[1] is None:  # timestamps seldom repeat: not worth keeping
                     if len(cache) >= SHAPE_CACHE:
                         cache.clear()
                     cache[value] = shape_info
         else:
-            shape_info = classify(value)
+            shape_info = value_shape(value)
         shape, moment, decimals, no_zone = shape_info
         shapes = node.shapes
         if shape in shapes:
@@ -449,7 +449,7 @@ def _example(value: Any) -> str:
     return text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1] + "…"
 
 
-def classify(value: str) -> tuple[str, float | None, int | None, bool]:
+def value_shape(value: str) -> tuple[str, float | None, int | None, bool]:
     """(shape, epoch seconds if a timestamp, digits after the dot, ISO without zone)."""
     if not value:
         return "empty", None, None, False

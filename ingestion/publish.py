@@ -35,10 +35,9 @@ from typing import Any
 
 from core.errors import UserError
 from core.net import require_kafka
-from ingestion.envelope import MAX_MESSAGE_BYTES
 from ingestion.source import Input, InputBroken, InputRecord, compact
+from ingestion.topic import DEFAULT_TOPIC, MAX_MESSAGE_BYTES
 
-DEFAULT_TOPIC = "assessment-attempts"
 # ``progress`` is called every this many records: reading the input position is a
 # system call that also hands the GIL to the producer's I/O thread (~10 % of the
 # publish time when done per record).

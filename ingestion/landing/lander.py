@@ -57,11 +57,12 @@ from pathlib import Path
 
 from core.errors import UserError
 from ingestion.catalog import DEFAULT_ROOT, QUARANTINE_TABLE, RAW_TABLE, SCHEMA, Catalog
-from ingestion.envelope import MAX_MESSAGE_BYTES, LandedFile, classify, envelope, partition_date
+from ingestion.landing.envelope import envelope, partition_date
 from ingestion.landing.faults import FaultPoint
+from ingestion.landing.quarantine import classify
 from ingestion.landing.retry import RetryPolicy, hdfs_away, kafka_away, metastore_away
-from ingestion.landing.store import HdfsStore, hdfs_writes
-from ingestion.publish import DEFAULT_TOPIC
+from ingestion.landing.store import HdfsStore, LandedFile, hdfs_writes
+from ingestion.topic import DEFAULT_TOPIC, MAX_MESSAGE_BYTES
 
 # Messages taken per poll: a partition's buffer overshoots its batch by at most this.
 POLL_RECORDS = 2000

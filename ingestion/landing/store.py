@@ -1,20 +1,78 @@
 """Landed files on HDFS: write to a temporary file, rename to a name that says which
-offsets it holds, and recover the next offset of each partition from those names."""
+offsets it holds, and recover the next offset of each partition from those names.
+
+A landed file's name carries topic, partition, the first and last offset of the batch
+it belongs to, and which part of that batch it is:
+``<topic>+<partition>+<first>+<last>.<part>of<parts>.jsonl``. One batch of one Kafka
+partition becomes one file per (table, date) it touches, so a batch of attempts from
+many days is a few files, not one per message. Offsets are zero-padded to 20 digits so
+names sort in offset order. The lander recovers each partition's next offset from these
+names alone (HDFS is the source of truth for what has landed); a batch counts as landed
+only when all its parts are there.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 from core.errors import UserError
 from ingestion.catalog import QUARANTINE_TABLE, RAW_TABLE, Tables
-from ingestion.envelope import LandedFile
 from ingestion.landing.faults import Faults
 from ingestion.landing.retry import HDFS_ERRORS, first_line, hdfs_refusal_lasts
 
 PARTITION_DIR_PREFIX = "kafka_date="
+OFFSET_DIGITS = 20
+_NAME = re.compile(
+    r"^(?P<topic>.+)\+(?P<partition>\d+)\+(?P<first>\d+)\+(?P<last>\d+)"
+    r"\.(?P<part>\d+)of(?P<parts>\d+)\.jsonl$"
+)
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    topic: str
+    partition: int
+    first: int  # first offset of the batch
+    last: int  # last offset of the batch
+    part: int = 1  # 1-based
+    parts: int = 1
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.first <= self.last and 1 <= self.part <= self.parts):
+            raise ValueError(f"inconsistent landed file {self}")
+
+    @property
+    def name(self) -> str:
+        return (
+            f"{self.topic}+{self.partition}+{self.first:0{OFFSET_DIGITS}d}"
+            f"+{self.last:0{OFFSET_DIGITS}d}.{self.part}of{self.parts}.jsonl"
+        )
+
+    @property
+    def batch(self) -> tuple[str, int, int, int]:
+        return self.topic, self.partition, self.first, self.last
+
+    @classmethod
+    def parse(cls, name: str) -> LandedFile | None:
+        match = _NAME.match(name)
+        if match is None:
+            return None
+        try:
+            return cls(
+                match["topic"],
+                int(match["partition"]),
+                int(match["first"]),
+                int(match["last"]),
+                int(match["part"]),
+                int(match["parts"]),
+            )
+        except ValueError:
+            return None
 
 
 class HdfsWriteFailed(UserError):

@@ -17,7 +17,7 @@ Every case is one Kafka message (value, and a key or None) and its expected outc
 Valid cases start from one generated attempt (``ingestion.generate``) and change what
 they test; each gets its own ``keen_id`` (staging deduplicates on it) unless it is
 about duplicates. The expected outcomes follow the lander's rules
-(``ingestion.envelope.classify``: UTF-8, strict JSON, an object, at most
+(``ingestion.landing.quarantine.classify``: UTF-8, strict JSON, an object, at most
 ``--max-message-bytes``, a non-empty string ``keen_id``) and Spark's ``from_json``
 with the explicit schema (``warehouse/macros/assessment_attempt_schema.sql``): a string
 field takes any JSON value as its JSON text (staging's casts then decide), while a
@@ -43,9 +43,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingestion.envelope import QUARANTINE, RAW
 from ingestion.generate import generate
 from ingestion.landing.lander import LandConfig
+from ingestion.landing.quarantine import QUARANTINE, RAW
 from ingestion.source import compact
 
 MAX_BYTES = LandConfig.max_message_bytes  # the lander's default limit (1 MiB)

@@ -181,7 +181,7 @@ def test_every_command_shows_the_global_options_in_its_help():
 
 def test_one_message_size_setting_for_publish_and_land(tmp_path, monkeypatch):
     from edtrack import cli
-    from ingestion.envelope import MAX_MESSAGE_BYTES
+    from ingestion.topic import MAX_MESSAGE_BYTES
 
     context = cli.Context(str(tmp_path), 0)
     land = {"topic": "t", "root": "/r", "schema": "s", "max_message_bytes": None}

@@ -23,7 +23,8 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from ingestion.publish import DEFAULT_TOPIC, PublishConfig
+from ingestion.publish import PublishConfig
+from ingestion.topic import DEFAULT_TOPIC
 from stack.config import DEFAULT_PORTS, from_env
 from stack.jars import POMS
 from stack.launcher import render_configs

@@ -10,8 +10,9 @@ from types import SimpleNamespace
 import orjson
 import pytest
 
-from ingestion.envelope import QUARANTINE, RAW, classify, envelope
+from ingestion.landing.envelope import envelope
 from ingestion.landing.lander import LandConfig
+from ingestion.landing.quarantine import QUARANTINE, RAW, classify
 from tests.reliability.corpus import CASES, DUPLICATE, PARSED, Case
 
 PARAMS = [pytest.param(case, id=case.id) for case in CASES]

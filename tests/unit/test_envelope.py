@@ -4,7 +4,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from ingestion.envelope import LandedFile, classify, envelope, iso_ms, partition_date
+from ingestion.landing.envelope import envelope, iso_ms, partition_date
+from ingestion.landing.quarantine import classify
+from ingestion.landing.store import LandedFile
 
 GOOD = b'{"keen_id": "5a6745820eb8ab00016be1f1", "exam_name": "x"}'
 

@@ -5,10 +5,9 @@ import pytest
 
 from core.errors import UserError
 from ingestion.catalog import QUARANTINE_TABLE, RAW_TABLE, Tables
-from ingestion.envelope import LandedFile
 from ingestion.landing.lander import LandConfig, Lander, Pending, Replay
 from ingestion.landing.lock import exclusive, holder, lock_path, status_path
-from ingestion.landing.store import HdfsStore
+from ingestion.landing.store import HdfsStore, LandedFile
 
 from .fakes import FakeCatalog, FakeConsumer, FakeHdfs
 

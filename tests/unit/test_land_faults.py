@@ -13,11 +13,10 @@ import pytest
 from core.errors import ServiceUnavailable, UserError
 from core.sql import QueryFailed
 from ingestion.catalog import QUARANTINE_TABLE, RAW_TABLE, Tables
-from ingestion.envelope import LandedFile
 from ingestion.landing.faults import FAULT_STEPS, FaultPoint, Faults
 from ingestion.landing.lander import LandConfig, Lander
 from ingestion.landing.retry import RetryPolicy
-from ingestion.landing.store import HdfsStore, HdfsWriteFailed
+from ingestion.landing.store import HdfsStore, HdfsWriteFailed, LandedFile
 
 from .fakes import FakeCatalog, FakeConsumer, FakeHdfs
 

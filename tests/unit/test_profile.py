@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from edtrack.cli import main
-from ingestion.profile import Profiler, _pct_text, classify, profile, render_markdown
+from ingestion.profile import Profiler, _pct_text, profile, render_markdown, value_shape
 
 SAMPLE = Path(__file__).parents[3] / "shared" / "data" / "assessment-attempts-sample.jsonl"
 
@@ -190,7 +190,7 @@ def test_paths_beyond_the_limit_are_counted_not_profiled():
     ],
 )
 def test_string_shapes(text, shape, epoch, decimals):
-    got_shape, got_epoch, got_decimals, _ = classify(text)
+    got_shape, got_epoch, got_decimals, _ = value_shape(text)
     assert got_shape == shape
     assert got_decimals == decimals
     if epoch is None:
