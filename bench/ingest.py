@@ -64,6 +64,7 @@ import psutil
 
 from core.errors import UserError
 from core.project import PROJECT_ROOT
+from ingestion.topic import topic_size
 from stack.config import from_env
 from stack.launcher import Stack
 
@@ -203,19 +204,6 @@ def count_lines(path: Path) -> int:
         while chunk := handle.read(1 << 24):
             count += chunk.count(b"\n")
     return count
-
-
-def topic_size(bootstrap: str, topic: str) -> int:
-    """Messages in a topic (end minus beginning offsets, summed over partitions)."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        ends, starts = consumer.end_offsets(tps), consumer.beginning_offsets(tps)
-        return sum(ends[tp] - starts[tp] for tp in tps)
-    finally:
-        consumer.close()
 
 
 def check(what: str, got: int, expected: int) -> None:

@@ -43,22 +43,6 @@ def run_dbt(config: StackConfig, *args: str) -> None:
         raise UserError(f"dbt {' '.join(args)} failed (exit {result.returncode}); see above.")
 
 
-def topic_size(bootstrap: str, topic: str) -> int:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in partitions]
-        if not tps:
-            return 0
-        ends = consumer.end_offsets(tps)
-        starts = consumer.beginning_offsets(tps)
-        return sum(ends[tp] - starts[tp] for tp in tps)
-    finally:
-        consumer.close()
-
-
 def read_query(name: str) -> tuple[str, str]:
     text = (QUERIES_DIR / f"{name}.sql").read_text()
     question = next(
@@ -77,7 +61,7 @@ def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int)
     from ingestion.landing.lander import LandConfig
     from ingestion.landing.wiring import in_run_dir, land
     from ingestion.publish import PublishConfig, publish
-    from ingestion.topic import DEFAULT_TOPIC
+    from ingestion.topic import DEFAULT_TOPIC, topic_size
     from stack.launcher import Stack
 
     t0 = time.monotonic()

@@ -36,7 +36,7 @@ from typing import Any
 from core.errors import UserError
 from core.net import require_kafka
 from ingestion.source import Input, InputBroken, InputRecord, compact
-from ingestion.topic import DEFAULT_TOPIC, MAX_MESSAGE_BYTES
+from ingestion.topic import DEFAULT_TOPIC, MAX_MESSAGE_BYTES, read_topic
 
 # ``progress`` is called every this many records: reading the input position is a
 # system call that also hands the GIL to the producer's I/O thread (~10 % of the
@@ -153,31 +153,13 @@ def already_published(bootstrap: str, topic: str, source: str) -> dict[int, byte
 
     Memory: an int and 16 bytes per record of that file already on the topic.
     """
-    from kafka import KafkaConsumer, TopicPartition
-
     require_kafka(bootstrap)
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_bytes=64 * 1024 * 1024
-    )
     found: dict[int, bytes | None] = {}
     wanted = source.encode()
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        open_tps = {tp for tp in tps if consumer.position(tp) < ends[tp]}
-        while open_tps:
-            for tp, messages in consumer.poll(timeout_ms=1000, max_records=10_000).items():
-                for message in messages:
-                    headers = dict(message.headers or ())
-                    if headers.get("source_file") == wanted and "record_index" in headers:
-                        found[int(headers["record_index"])] = headers.get(DIGEST_HEADER)
-                if consumer.position(tp) >= ends[tp]:
-                    open_tps.discard(tp)
-    finally:
-        consumer.close()
+    for message in read_topic(bootstrap, topic):
+        headers = dict(message.headers or ())
+        if headers.get("source_file") == wanted and "record_index" in headers:
+            found[int(headers["record_index"])] = headers.get(DIGEST_HEADER)
     return found
 
 

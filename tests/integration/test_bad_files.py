@@ -11,29 +11,16 @@ import json
 import pytest
 
 from ingestion.source import compact
+from ingestion.topic import read_topic
 from tests.reliability.corpus import _GOOD, FILE_CASES, FILE_CASES_BY_ID
 
 
 def on_topic(cli, topic: str) -> list[tuple[int, bytes]]:
     """(record_index, value) of every message on ``topic``."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=cli.config.kafka_bootstrap, fetch_max_bytes=2**26)
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not tps:
-            return []
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        found = []
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            for messages in consumer.poll(timeout_ms=1000).values():
-                found += [(int(dict(m.headers)["record_index"]), m.value) for m in messages]
-        return sorted(found)
-    finally:
-        consumer.close()
+    return sorted(
+        (int(dict(m.headers)["record_index"]), m.value)
+        for m in read_topic(cli.config.kafka_bootstrap, topic)
+    )
 
 
 def sentences(result) -> list[str]:

@@ -18,6 +18,7 @@ import pytest
 
 from core.project import PROJECT_ROOT
 from ingestion.publish import ensure_topic
+from ingestion.topic import topic_size
 from tests.reliability.corpus import (
     BY_ID,
     CASES,
@@ -60,17 +61,6 @@ ALL = [pytest.param(case, id=case.id) for case in CASES]
 LANDED = [pytest.param(case, id=case.id) for case in CASES if case.table == RAW]
 
 
-def end_offsets(bootstrap: str) -> dict[int, int]:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        tps = [TopicPartition(TOPIC, p) for p in sorted(consumer.partitions_for_topic(TOPIC))]
-        return {tp.partition: end for tp, end in consumer.end_offsets(tps).items()}
-    finally:
-        consumer.close()
-
-
 def sha256(value: bytes | None) -> str | None:
     return None if value is None else hashlib.sha256(value).hexdigest()
 
@@ -108,7 +98,7 @@ def placed(cli) -> dict[str, tuple[int, int]]:
     """Publish every case, then land the topic; each case's (partition, offset)."""
     bootstrap = cli.config.kafka_bootstrap
     ensure_topic(bootstrap, TOPIC, 3)
-    assert sum(end_offsets(bootstrap).values()) == 0, f"topic {TOPIC} must start empty"
+    assert topic_size(bootstrap, TOPIC) == 0, f"topic {TOPIC} must start empty"
     where = publish_corpus(bootstrap, TOPIC)
     cli.run("land", "--until-caught-up", *PLACE)
     return where
@@ -161,7 +151,7 @@ def staged(cli, placed, dbt_dir) -> dict[str, dict]:
 
 
 def test_every_message_on_the_topic_lands_in_exactly_one_table(cli, placed, landed):
-    on_topic = sum(end_offsets(cli.config.kafka_bootstrap).values())
+    on_topic = topic_size(cli.config.kafka_bootstrap, TOPIC)
     assert on_topic == len(CASES)
     raw, quarantine = set(landed[RAW]), set(landed[QUARANTINE])
     assert len(raw) + len(quarantine) == on_topic

@@ -17,6 +17,7 @@ import pytest
 
 from ingestion.generate import generate, write
 from ingestion.source import compact
+from ingestion.topic import read_topic
 
 from .conftest import BIN
 
@@ -37,22 +38,10 @@ def raw(cli) -> collections.Counter:
 
 def on_topic(cli) -> collections.Counter:
     """Every message on the topic, read straight from Kafka."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=cli.config.kafka_bootstrap)
-    try:
-        tps = [TopicPartition(TOPIC, p) for p in sorted(consumer.partitions_for_topic(TOPIC))]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        out: collections.Counter = collections.Counter()
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            for batch in consumer.poll(timeout_ms=1000).values():
-                for m in batch:
-                    out[(m.partition, m.offset, m.key.decode(), m.value.decode())] += 1
-        return out
-    finally:
-        consumer.close()
+    return collections.Counter(
+        (m.partition, m.offset, m.key.decode(), m.value.decode())
+        for m in read_topic(cli.config.kafka_bootstrap, TOPIC)
+    )
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core import sql
+from ingestion.topic import read_topic
 
 
 @dataclass(frozen=True)
@@ -60,24 +61,7 @@ def sha256(value: bytes | None) -> str | None:
 
 def topic_messages(bootstrap: str, topic: str) -> dict[tuple[int, int], str | None]:
     """(partition, offset) -> sha256 of the value, for every message on ``topic``."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_bytes=64 * 1024 * 1024
-    )
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        out: dict[tuple[int, int], str | None] = {}
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            for batch in consumer.poll(timeout_ms=1000, max_records=5000).values():
-                for m in batch:
-                    out[(m.partition, m.offset)] = sha256(m.value)
-        return out
-    finally:
-        consumer.close()
+    return {(m.partition, m.offset): sha256(m.value) for m in read_topic(bootstrap, topic)}
 
 
 def landed_rows(host: str, port: int, place: Place) -> dict[str, list[tuple]]:

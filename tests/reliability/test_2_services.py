@@ -15,6 +15,7 @@ import time
 import pytest
 
 from core.project import PROJECT_ROOT
+from ingestion.topic import topic_size
 from tests.reliability.conftest import BIN, LanderProcess, check, land_until_caught_up
 from tests.reliability.data import attempts_file
 from tests.reliability.reconcile import LEDGER, Place, topic_messages
@@ -40,17 +41,6 @@ def published_indexes(bootstrap: str, topic: str, source: str) -> list[int]:
     from ingestion.publish import already_published
 
     return sorted(already_published(bootstrap, topic, source))
-
-
-def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        return {tp.partition: end for tp, end in consumer.end_offsets(tps).items()}
-    finally:
-        consumer.close()
 
 
 def restart(stack, name: str, down_s: float) -> None:
@@ -107,7 +97,7 @@ def test_the_broker_killed_during_a_publish_then_resume_sends_what_is_missing(
 ):
     count = 6000
     path = attempts_file(tmp_path, "broker-publish", count, seed=302, day=23)
-    start = sum(end_offsets(rcli.config.kafka_bootstrap, PLACE.topic).values())
+    start = topic_size(rcli.config.kafka_bootstrap, PLACE.topic)
     publisher = subprocess.Popen(
         [str(BIN / "edtrack"), "publish", "--topic", PLACE.topic, str(path)],
         env=rcli.env,
@@ -118,7 +108,7 @@ def test_the_broker_killed_during_a_publish_then_resume_sends_what_is_missing(
     )
     # Kill it part-way: once a tenth of the file is on the topic.
     deadline = time.monotonic() + 300
-    while sum(end_offsets(rcli.config.kafka_bootstrap, PLACE.topic).values()) < start + 900:
+    while topic_size(rcli.config.kafka_bootstrap, PLACE.topic) < start + 900:
         assert time.monotonic() < deadline and publisher.poll() is None, "no progress"
         time.sleep(0.2)
     assert publisher.poll() is None, "the publish ended before the broker was killed"

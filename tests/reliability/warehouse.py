@@ -9,6 +9,7 @@ from pathlib import Path
 
 from core import sql
 from core.project import PROJECT_ROOT
+from ingestion.topic import DEFAULT_TOPIC, topic_size
 from tests.reliability.conftest import BIN
 
 MARTS = (
@@ -53,20 +54,9 @@ def dbt(cli, where: Path, *args: str, vars: dict | None = None, **popen) -> subp
 BUILT_FROM: dict[str, int | None] = {"messages": None}
 
 
-def messages_on(bootstrap: str, topic: str = "assessment-attempts") -> int:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        return sum(consumer.end_offsets(tps).values())
-    finally:
-        consumer.close()
-
-
 def dbt_run(cli, where: Path, *args: str, vars: dict | None = None, timeout=1500) -> str:
     """``dbt run``; fails the test if it fails. Remembers what the usual marts hold."""
-    on_topic = messages_on(cli.config.kafka_bootstrap)
+    on_topic = topic_size(cli.config.kafka_bootstrap, DEFAULT_TOPIC)
     t0 = time.monotonic()
     proc = dbt(cli, where, "run", *args, vars=vars)
     code = proc.wait(timeout)
