@@ -1,1 +1,1 @@
-"""The benchmark suite: ``make bench`` (see bench/suite.py and the README)."""
+"""The benchmark suite: ``make bench`` (see bench/suite.py and docs/benchmarks.md)."""

@@ -143,7 +143,7 @@ def check_marts(connection) -> None:
     if missing:
         raise UserError(
             f"The marts are not built (missing marts.{missing[0]}): run 'dbt build' "
-            "(see README, 'The warehouse') and try again."
+            "(see docs/warehouse.md) and try again."
         )
 
 
