@@ -30,3 +30,10 @@ def exam_id_of_test_records() -> str:
     """The exam id of development test records, flagged in staging and left out of the
     marts (the dbt var ``test_exam_id``)."""
     return dbt_vars()["test_exam_id"]
+
+
+def models(folder: str) -> list[str]:
+    """The dbt models of a folder of ``warehouse/models`` (``"marts"``), by name: every
+    SQL file there is one (dbt's rule; none is disabled), so no list is kept by hand."""
+    root = PROJECT_ROOT / "warehouse" / "models" / folder
+    return sorted(path.stem for path in root.rglob("*.sql"))

@@ -37,15 +37,6 @@ HARDEST_QUESTIONS = 10
 MIN_TIMES_ASKED = 20  # as queries/hardest_questions.sql: rates of rarer questions are noise
 LABEL_WIDTH = 42
 LAYER_SCHEMAS = ("raw", "staging", "flattened", "marts")
-MART_TABLES = (
-    "dim_exams",
-    "mart_exam_popularity",
-    "mart_exam_scores",
-    "mart_question_difficulty",
-    "mart_activity_daily",
-    "mart_activity_hourly",
-    "mart_attempt_durations",
-)
 
 Row = Mapping[str, Any]
 
@@ -111,6 +102,12 @@ SQL = {
         limit %(limit)s
     """,
 }
+
+
+# The marts the report reads: those its statements name.
+MART_TABLES = tuple(
+    sorted({t for text in SQL.values() for t in re.findall(r"\bmarts\.(\w+)", text)})
+)
 
 
 @dataclass(frozen=True)

@@ -8,24 +8,14 @@ import time
 from pathlib import Path
 
 from core import sql
-from core.project import PROJECT_ROOT
+from core.project import PROJECT_ROOT, models
 from ingestion.topic import DEFAULT_TOPIC, topic_size
 from tests.reliability.conftest import BIN
 
-MARTS = (
-    "dim_exams",
-    "dim_exam_names",
-    "mart_exam_popularity",
-    "mart_exam_scores",
-    "mart_question_difficulty",
-    "mart_option_choices",
-    "mart_activity_daily",
-    "mart_activity_hourly",
-    "mart_attempt_durations",
-)
+MARTS = tuple(models("marts"))
 # The staging models: the CI subset builds and tests only these (a full build of every
 # layer takes minutes on two busy cores); the full suite builds everything.
-STAGING = ("stg_assessments__attempt_parse_errors", "stg_assessments__attempts")
+STAGING = tuple(models("staging"))
 
 
 def full_suite(config) -> bool:

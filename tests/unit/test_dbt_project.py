@@ -27,8 +27,8 @@ def listed(tmp_path_factory) -> tuple[list[dict], str]:
         "DBT_LOG_PATH": str(tmp / "logs"),
     }
     result = subprocess.run(
-        [str(DBT), "ls", "--resource-type", "test", "--output", "json"]
-        + ["--output-keys", "name config depends_on"],
+        [str(DBT), "ls", "--resource-type", "test", "--resource-type", "model"]
+        + ["--output", "json", "--output-keys", "name resource_type fqn config depends_on"],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
@@ -51,7 +51,8 @@ def test_the_flattened_tables_tests_check_the_latest_build(listed):
     flattened = [
         node
         for node in nodes
-        if any(".flat_assessments__" in n for n in node["depends_on"]["nodes"])
+        if node["resource_type"] == "test"
+        and any(".flat_assessments__" in n for n in node["depends_on"]["nodes"])
         and node["name"] != "assert_attempt_counts_consistent"  # its own filters
     ]
     assert len(flattened) == 11
@@ -88,3 +89,14 @@ def test_every_model_is_described_beside_it_with_its_unit_tests():
         p.with_suffix(".yml").name for p in sql_files
     }
     assert others == {"_assessments__sources.yml"}  # sources are declared per source system
+
+
+def test_the_models_of_a_folder_are_the_ones_dbt_finds_there(listed):
+    from core.project import models
+
+    nodes, _ = listed
+    for folder in ("staging", "flattened", "marts"):
+        found = sorted(
+            n["name"] for n in nodes if n["resource_type"] == "model" and n["fqn"][1] == folder
+        )
+        assert models(folder) == found and len(found) >= 2

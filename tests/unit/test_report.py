@@ -313,7 +313,7 @@ def test_fetch_all_passes_values_as_parameters_never_in_the_statement_text():
 
 
 def test_missing_marts_are_one_sentence_naming_dbt_build():
-    with pytest.raises(UserError, match=r"missing marts\.mart_attempt_durations.*'dbt build'"):
+    with pytest.raises(UserError, match=rf"missing marts\.{report.MART_TABLES[-1]}.*'dbt build'"):
         report.fetch_all(FakeConnection(marts=report.MART_TABLES[:-1]))
 
 
@@ -385,3 +385,11 @@ def test_layer_counts_name_each_table_by_parameter_and_skip_odd_names():
     assert statement.count("union all") == 1 and "bad" not in statement
     assert "'raw'" not in statement and "%(layer_" in statement
     assert sorted(parameters.values()) == ["assessment_attempts", "dim_exams", "marts", "raw"]
+
+
+def test_the_report_checks_the_marts_its_statements_read_and_they_are_dbt_models():
+    from core.project import models
+
+    assert "mart_exam_popularity" in report.MART_TABLES and "dim_exams" in report.MART_TABLES
+    assert "mart_option_choices" not in report.MART_TABLES  # no statement reads it
+    assert set(report.MART_TABLES) <= set(models("marts"))
