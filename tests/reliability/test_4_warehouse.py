@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from ingestion.topic import DEFAULT_TOPIC, topic_size
 from tests.reliability.conftest import check, land_until_caught_up
 from tests.reliability.corpus import CASES
 from tests.reliability.reconcile import LEDGER, Place
@@ -28,7 +29,6 @@ from tests.reliability.warehouse import (
     dbt_run,
     fingerprints,
     full_suite,
-    messages_on,
 )
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(2700)]
@@ -85,7 +85,7 @@ def built(rcli, request, tmp_path_factory) -> bool:
     where = tmp_path_factory.mktemp("warehouse") / "dbt"
     if not full:
         dbt_run(rcli, where, "--select", *STAGING)
-    elif BUILT_FROM["messages"] != messages_on(rcli.config.kafka_bootstrap):
+    elif BUILT_FROM["messages"] != topic_size(rcli.config.kafka_bootstrap, DEFAULT_TOPIC):
         dbt_run(rcli, where)
     return full
 
