@@ -81,7 +81,7 @@ from core.errors import UserError
 from core.project import PROJECT_ROOT, exam_id_of_test_records
 from stack import jars, process
 from stack.config import DEFAULT_PORTS, StackConfig, from_env
-from stack.launcher import SERVICES, Stack, spark_home
+from stack.launcher import Stack, services_for, spark_home
 
 BIN = Path(sys.executable).parent
 PEERS = Path(__file__).resolve().parent / "peers"
@@ -109,7 +109,7 @@ class StackMonitor:
 
     def _procs(self) -> dict[str, list[psutil.Process]]:
         procs = {}
-        for service in SERVICES:
+        for service in services_for(self.config):
             proc = process.live_process(process.read_record(self.config.run_dir, service.name))
             if proc is not None:
                 with contextlib.suppress(psutil.Error):

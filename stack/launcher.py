@@ -43,48 +43,115 @@ LOG_TAIL_LINES = 25
 Log = Callable[[str], None]
 
 
+def _always(config: StackConfig) -> bool:
+    return True
+
+
+def _nothing(config: StackConfig) -> tuple[str, ...]:
+    return ()
+
+
+def _ourselves() -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class Service:
+    """One service of the stack, declared whole: what enables it, what it waits for, its
+    one-time preparation, its command and health check, its port, how it stops.
+    :data:`ALL_SERVICES` lists them in start order; nothing else names a service."""
+
     name: str
-    port_name: str
-    check: Callable[[StackConfig], None]
-    requires: tuple[str, ...] = ()
+    check: Callable[[StackConfig], None]  # raises health.Unhealthy
+    command: Callable[[Stack], list[str]]
+    enabled: Callable[[StackConfig], bool] = _always
+    # The services it waits for (healthy) before it starts, for a configuration.
+    needs: Callable[[StackConfig], tuple[str, ...]] = _nothing
+    # Once per `up`, before any service starts (formatting, seeding); idempotent.
+    prepare: Callable[[Stack], None] | None = None
+    # Each time it starts, once what it needs is healthy.
+    before_start: Callable[[Stack], None] | None = None
+    os_user: Callable[[], str | None] = _ourselves  # None: the user running the stack
     # PostgreSQL: SIGINT to the postmaster alone is its "fast shutdown"; a signal to
     # every process of its group could kill a helper first and force crash recovery.
     stop_signal: int = signal.SIGTERM
     leader_only: bool = False
+    requires: tuple[str, ...] = ()  # ``needs`` for the configuration: set by services_for
+
+    @property
+    def port_name(self) -> str:
+        return self.name
 
 
-SERVICES: tuple[Service, ...] = (
-    Service("kafka", "kafka", health.kafka),
-    Service("namenode", "namenode", health.namenode),
-    Service("metastore", "metastore", health.metastore),
-    Service("datanode", "datanode", health.datanode, requires=("namenode",)),
-    Service("thrift", "thrift", health.thrift, requires=("metastore", "datanode")),
-)
-POSTGRES = Service(
-    "postgres", "postgres", health.postgres, stop_signal=signal.SIGINT, leader_only=True
-)
-LDAP = Service("ldap", "ldap", health.ldap)
+def _metastore_schema(stack: Stack) -> None:
+    if stack.config.metastore_db == "postgres":
+        stack._create_metastore_schema()
+
+
 # Every service any configuration may run, in start order.
-ALL_SERVICES: tuple[Service, ...] = (*SERVICES[:2], POSTGRES, *SERVICES[2:4], LDAP, SERVICES[4])
+ALL_SERVICES: tuple[Service, ...] = (
+    Service(
+        "kafka",
+        health.kafka,
+        lambda stack: stack.kafka_cmd(
+            "kafka.Kafka", str(stack.config.service_dir("kafka") / "server.properties")
+        ),
+        prepare=lambda stack: stack._format_kafka(),
+    ),
+    Service(
+        "namenode",
+        health.namenode,
+        lambda stack: stack.hdfs_cmd("org.apache.hadoop.hdfs.server.namenode.NameNode"),
+        prepare=lambda stack: stack._format_namenode(),
+    ),
+    Service(
+        "postgres",
+        health.postgres,
+        lambda stack: stack.postgres_cmd(),
+        enabled=lambda config: config.metastore_db == "postgres",
+        prepare=lambda stack: stack._init_postgres(),
+        os_user=postgres_os_user,
+        stop_signal=signal.SIGINT,
+        leader_only=True,
+    ),
+    Service(
+        "metastore",
+        health.metastore,
+        lambda stack: stack.metastore_cmd(),
+        needs=lambda config: ("postgres",) if config.metastore_db == "postgres" else (),
+        before_start=_metastore_schema,
+    ),
+    Service(
+        "datanode",
+        health.datanode,
+        lambda stack: stack.hdfs_cmd("org.apache.hadoop.hdfs.server.datanode.DataNode"),
+        needs=lambda config: ("namenode",),
+    ),
+    Service(
+        "ldap",
+        health.ldap,
+        lambda stack: stack.ldap_cmd(),
+        enabled=lambda config: config.auth == "ldap",
+        prepare=lambda stack: stack._init_ldap(),
+    ),
+    Service(
+        "thrift",
+        health.thrift,
+        lambda stack: stack.thrift_cmd(),
+        needs=lambda config: ("metastore", "datanode")
+        + (("ldap",) if config.auth == "ldap" else ()),
+    ),
+)
 SERVICE_NAMES = tuple(s.name for s in ALL_SERVICES)
 
 
 def services_for(config: StackConfig) -> tuple[Service, ...]:
-    """The services ``config`` runs, in start order, with the dependencies it adds."""
-    chosen = []
-    for service in ALL_SERVICES:
-        if service is POSTGRES and config.metastore_db != "postgres":
-            continue
-        if service is LDAP and config.auth != "ldap":
-            continue
-        if service.name == "metastore" and config.metastore_db == "postgres":
-            service = replace(service, requires=("postgres",))
-        if service.name == "thrift" and config.auth == "ldap":
-            service = replace(service, requires=(*service.requires, "ldap"))
-        chosen.append(service)
-    return tuple(chosen)
+    """The services ``config`` runs, in start order, each with what it waits for."""
+    return tuple(
+        replace(service, requires=service.needs(config))
+        for service in ALL_SERVICES
+        if service.enabled(config)
+    )
 
 
 def spark_home() -> Path:
@@ -357,24 +424,6 @@ class Stack:
             str(self.config.service_dir("ldap") / "slapd.conf"),
         ]
 
-    def command_for(self, name: str) -> list[str]:
-        if name == "kafka":
-            properties = self.config.service_dir("kafka") / "server.properties"
-            return self.kafka_cmd("kafka.Kafka", str(properties))
-        if name == "namenode":
-            return self.hdfs_cmd("org.apache.hadoop.hdfs.server.namenode.NameNode")
-        if name == "datanode":
-            return self.hdfs_cmd("org.apache.hadoop.hdfs.server.datanode.DataNode")
-        if name == "metastore":
-            return self.metastore_cmd()
-        if name == "thrift":
-            return self.thrift_cmd()
-        if name == "postgres":
-            return self.postgres_cmd()
-        if name == "ldap":
-            return self.ldap_cmd()
-        raise UserError(f"Unknown service {name!r}; services: {', '.join(SERVICE_NAMES)}.")
-
     # .. one-time preparation ............................................................
     def prepare(self) -> None:
         find_java(self.config)
@@ -383,12 +432,9 @@ class Stack:
         for sub in ("logs", "run", "kafka/data", "hdfs", "metastore", "spark/tmp"):
             (self.config.state_dir / sub).mkdir(parents=True, exist_ok=True)
         render_configs(self.config)
-        self._format_kafka()
-        self._format_namenode()
-        if self.config.metastore_db == "postgres":
-            self._init_postgres()
-        if self.config.auth == "ldap":
-            self._init_ldap()
+        for service in self.services:
+            if service.prepare is not None:
+                service.prepare(self)
 
     def _run_once(self, what: str, cmd: list[str], user: str | None = None) -> None:
         result = subprocess.run(cmd, env=self._env(), capture_output=True, text=True, user=user)
@@ -587,16 +633,16 @@ class Stack:
             self.log(f"{service.name}: already running (pid {record.pid})")
             return None
         self._check_port_free(service)
-        if service.name == "metastore" and self.config.metastore_db == "postgres":
-            self._create_metastore_schema()
+        if service.before_start is not None:
+            service.before_start(self)
         record = process.spawn(
             service.name,
-            self.command_for(service.name),
+            service.command(self),
             env=self._env(),
             cwd=self.config.state_dir,
             log_path=self.config.logs_dir / f"{service.name}.log",
             run_dir=self.config.run_dir,
-            user=postgres_os_user() if service is POSTGRES else None,
+            user=service.os_user(),
         )
         self.log(f"{service.name}: started (pid {record.pid})")
         return record
@@ -736,10 +782,13 @@ class Stack:
         return True
 
     def _service(self, name: str) -> Service:
-        for service in SERVICES:
-            if service.name == name:
-                return service
-        raise UserError(f"Unknown service {name!r}; services: {', '.join(SERVICE_NAMES)}.")
+        """One of the services this stack runs, by name."""
+        services = {service.name: service for service in self.services}
+        if name not in services:
+            raise UserError(
+                f"This stack has no service {name!r}; its services: {', '.join(services)}."
+            )
+        return services[name]
 
     def down(self, wipe: bool = False, only: list[str] | None = None) -> list[str]:
         """Stop whatever an earlier `up` started (``only``: just these services)."""

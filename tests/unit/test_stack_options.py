@@ -431,3 +431,29 @@ def test_dbt_finds_the_thrift_port_from_the_same_settings_as_edtrack(env, target
 )
 def test_dbt_query_timeout_comes_from_the_environment(env, timeout):
     assert render_profile(env, "local")["query_timeout"] == timeout
+
+
+def test_any_service_of_the_stack_can_be_named_and_only_those(tmp_path: Path):
+    from stack.launcher import ALL_SERVICES
+
+    secured = Stack(from_env({}, state_dir=tmp_path, auth="ldap"))
+    assert secured._service("ldap").name == "ldap"  # killable and restartable by name
+    plain = Stack(from_env({}, state_dir=tmp_path / "plain"))
+    with pytest.raises(UserError) as unknown:
+        plain._service("ldap")
+    assert str(unknown.value) == (
+        "This stack has no service 'ldap'; its services: kafka, namenode, metastore, "
+        "datanode, thrift."
+    )
+    assert {s.port_name for s in ALL_SERVICES} <= set(DEFAULT_PORTS)
+
+
+def test_every_enabled_service_prepares_once_in_start_order(tmp_path: Path, monkeypatch):
+    stack = Stack(from_env({}, state_dir=tmp_path, auth="ldap", metastore="postgres"))
+    done: list[str] = []
+    for step in ("_format_kafka", "_format_namenode", "_init_postgres", "_init_ldap"):
+        monkeypatch.setattr(stack, step, lambda step=step: done.append(step))
+    monkeypatch.setattr(jars, "fetch", lambda *args: None)
+    monkeypatch.setattr("stack.launcher.find_java", lambda config: Path("/usr"))
+    stack.prepare()
+    assert done == ["_format_kafka", "_format_namenode", "_init_postgres", "_init_ldap"]
