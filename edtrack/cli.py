@@ -548,9 +548,11 @@ def land(obj: Context, until_caught_up: bool, show_status: bool, **settings) -> 
     if show_status:
         from ingestion.landing.lock import lock_path
         from ingestion.landing.status import status
+        from ingestion.landing.wiring import in_run_dir
 
-        config = _land_config(obj, settings)
-        lock = lock_path(obj.config.run_dir, config.topic, config.root)
+        run_dir = obj.config.run_dir
+        config = in_run_dir(_land_config(obj, settings), run_dir)
+        lock = lock_path(run_dir, config.topic, config.root)
         click.echo(json.dumps(status(config, lock), indent=2))
         return
     _run_lander(obj, settings, until_caught_up=until_caught_up)
@@ -592,17 +594,15 @@ def replay(
 
 def _land_config(obj: Context, settings: dict) -> LandConfig:
     from ingestion.landing.faults import FaultPoint
-    from ingestion.landing.wiring import in_run_dir
 
     given = {name: value for name, value in settings.items() if name != "max_message_bytes"}
-    config = LandConfig(
+    return LandConfig(
         bootstrap=obj.config.kafka_bootstrap,
         max_message_bytes=settings.get("max_message_bytes") or _max_message_bytes(),
         # Reliability testing only: SIGKILL the lander at a named step of a flush.
         fault=FaultPoint.from_env(os.environ),
         **given,
     )
-    return in_run_dir(config, obj.config.run_dir)
 
 
 def _run_lander(obj: Context, settings: dict, until_caught_up: bool, replays=()) -> None:

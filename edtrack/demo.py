@@ -59,7 +59,7 @@ def read_query(name: str) -> tuple[str, str]:
 def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int) -> None:
     from ingestion import generate
     from ingestion.landing.lander import LandConfig
-    from ingestion.landing.wiring import in_run_dir, land
+    from ingestion.landing.wiring import land
     from ingestion.publish import PublishConfig, publish
     from ingestion.topic import DEFAULT_TOPIC, topic_size
     from stack.launcher import Stack
@@ -93,7 +93,7 @@ def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int)
 
     step("Landing messages on HDFS as raw.assessment_attempts")
     land(
-        in_run_dir(LandConfig(bootstrap=config.kafka_bootstrap), config.run_dir),
+        LandConfig(bootstrap=config.kafka_bootstrap),
         config.hdfs_url,
         config.host,
         config.ports["thrift"],

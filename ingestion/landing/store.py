@@ -94,8 +94,6 @@ def hdfs_writes(root: str) -> Iterator[None]:
     again. Errors that are not HDFS's (a bug) pass through as they are."""
     try:
         yield
-    except UserError:
-        raise
     except HDFS_ERRORS as exc:
         reason = first_line(exc)
         raise HdfsWriteFailed(

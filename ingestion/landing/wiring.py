@@ -60,9 +60,14 @@ def land(
     ``until_caught_up``, until its lag is zero; close every connection it opened.
 
     ``run_dir``: where the lock that keeps it the only lander of its topic and root is
-    held (None: no lock). ``login``: for a Thrift Server with LDAP auth on.
+    held, and where it writes the status file ``edtrack land --status`` reads (None: no
+    lock, and the status file ``config`` names). ``login``: for a Thrift Server with
+    LDAP auth on.
     """
-    lock = lock_path(run_dir, config.topic, config.root) if run_dir is not None else None
+    lock = None
+    if run_dir is not None:
+        lock = lock_path(run_dir, config.topic, config.root)
+        config = in_run_dir(config, run_dir)
     with exclusive(lock, config.topic):
         login = login or sql.Login()
         tables = Tables(hdfs_url, config.root, config.schema)

@@ -86,6 +86,8 @@ def test_a_lander_killed_at_random_instants_loses_and_duplicates_nothing(cli, re
     assert raw(cli) == on_topic(cli)
     status = json.loads(cli.run("land", *PLACE, "--status").stdout)
     assert status["total_lag"] == 0 and status["running"] is False
+    # The status file the last lander wrote is the one --status reads.
+    assert status["last_report"]["topic"] == TOPIC and status["last_report"]["total_lag"] == 0
     ends = {r["partition"]: r["end"] for r in status["partitions"]}
     assert {r["partition"]: r["committed"] for r in status["partitions"]} == ends
     assert sum(ends.values()) == RECORDS
