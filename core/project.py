@@ -1,9 +1,11 @@
-"""Where the project is, and the facts of its dbt project that the Python side shares:
-read from ``dbt_project.yml``, never repeated in code."""
+"""Where the project is, the facts of its dbt project that the Python side shares (read
+from ``dbt_project.yml``, never repeated in code), and the client query catalogue
+(``queries/``), which the demo, the report, the benchmarks and the tests all run."""
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -37,3 +39,39 @@ def models(folder: str) -> list[str]:
     SQL file there is one (dbt's rule; none is disabled), so no list is kept by hand."""
     root = PROJECT_ROOT / "warehouse" / "models" / folder
     return sorted(path.stem for path in root.rglob("*.sql"))
+
+
+QUERIES = PROJECT_ROOT / "queries"
+QUESTION = "-- question:"
+
+
+@dataclass(frozen=True)
+class Query:
+    """One query of the client catalogue (``queries/<name>.sql``): plain SQL a client
+    runs as it is (``edtrack sql -f``, beeline, PyHive), with its question on the first
+    line."""
+
+    name: str
+    question: str
+    text: str
+
+    @property
+    def path(self) -> Path:
+        return QUERIES / f"{self.name}.sql"
+
+
+def catalogue_query(name: str) -> Query:
+    """The catalogue's query ``name``; one sentence when it is not there."""
+    path = QUERIES / f"{name}.sql"
+    if not path.is_file():
+        raise UserError(f"{path} is missing: the query catalogue is queries/*.sql in the clone.")
+    text = path.read_text()
+    first = text.splitlines()[0] if text else ""
+    if not first.startswith(QUESTION):
+        raise UserError(f"{path} does not start with '{QUESTION} ...': state its question.")
+    return Query(name, first.removeprefix(QUESTION).strip(), text.strip().rstrip(";"))
+
+
+def catalogue() -> list[Query]:
+    """Every query of the catalogue, by name."""
+    return [catalogue_query(path.stem) for path in sorted(QUERIES.glob("*.sql"))]

@@ -4,4 +4,6 @@ The top of the project: the ``edtrack`` command and the demo, wired over ``inges
 ``stack`` and ``serving``, which stand on the kernel in ``core``.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("edtrack")  # pyproject.toml's

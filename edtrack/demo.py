@@ -17,10 +17,9 @@ import click
 
 from core import sql
 from core.errors import UserError
-from core.project import PROJECT_ROOT
+from core.project import PROJECT_ROOT, catalogue_query
 from stack.config import StackConfig
 
-QUERIES_DIR = PROJECT_ROOT / "queries"
 DEMO_QUERIES = ("attempts_overall", "most_taken_exams")
 
 
@@ -41,19 +40,6 @@ def run_dbt(config: StackConfig, *args: str) -> None:
     result = subprocess.run([str(dbt), *args], cwd=PROJECT_ROOT, env=dbt_env(config))
     if result.returncode != 0:
         raise UserError(f"dbt {' '.join(args)} failed (exit {result.returncode}); see above.")
-
-
-def read_query(name: str) -> tuple[str, str]:
-    text = (QUERIES_DIR / f"{name}.sql").read_text()
-    question = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in text.splitlines()
-            if line.startswith("-- question:")
-        ),
-        name,
-    )
-    return question, text
 
 
 def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int) -> None:
@@ -116,9 +102,9 @@ def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int)
     )
     try:
         for name in DEMO_QUERIES:
-            question, text = read_query(name)
-            click.secho(f"\n{question}", bold=True)
-            click.echo(sql.render(sql.run(connection, text), "table"))
+            query = catalogue_query(name)
+            click.secho(f"\n{query.question}", bold=True)
+            click.echo(sql.render(sql.run(connection, query.text), "table"))
     finally:
         connection.close()
 

@@ -1,6 +1,7 @@
 -- question: How well do people score per exam (mean of attempts, pooled, perfect, low)?
 select
     exam_name,
+    base_exam_id,
     scored_attempts,
     round(mean_score, 3) as mean_score,
     round(pooled_score, 3) as pooled_score,

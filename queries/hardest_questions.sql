@@ -1,6 +1,7 @@
 -- question: Which questions are hardest (lowest correct rate, asked at least 20 times)?
 select
     exam_name,
+    base_exam_id,
     question_id,
     times_asked,
     round(correct_rate, 3) as correct_rate

@@ -1,17 +1,18 @@
 """``edtrack report``: one self-contained HTML page of charts over the marts.
 
-Fetching and drawing are separate. The ``fetch_*`` functions run SQL over the Spark
-Thrift Server (values as PyHive ``%(name)s`` parameters) and return plain rows, lists
-of dicts. The ``plot_*`` functions take such rows and return a :class:`Chart` (a
+Fetching and drawing are separate. :func:`fetch_all` runs queries of the client
+catalogue (``queries/``) over the Spark Thrift Server as they are, so each chart shows
+what a client reads; the notebook's ``fetch_*`` functions look into the pipeline's own
+tables (values as PyHive ``%(name)s`` parameters). Both return plain rows, lists of
+dicts. The ``plot_*`` functions take such rows and return a :class:`Chart` (a
 matplotlib figure drawn with the Agg canvas, never pyplot, so no global backend state
 is touched), and :func:`render_html` turns charts and tables into the page, every
 image embedded as base64 PNG. The notebook (``notebooks/edtrack_report.ipynb``) uses
 the same functions; unit tests draw hand-made rows.
 
-Test records (``base_exam_id`` the dbt var ``test_exam_id``) are left out: the exam-grain queries
-filter them whatever the marts were built with, and the activity marts (which have no
-exam column) leave them out unless dbt's ``include_test_records`` was true, in which
-case the activity captions say so.
+Test records (``base_exam_id`` the dbt var ``test_exam_id``) are what the marts hold:
+left out unless dbt's ``include_test_records`` was true, in which case every caption
+says so.
 """
 
 from __future__ import annotations
@@ -23,18 +24,15 @@ import html
 import io
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core import sql
 from core.errors import UserError
-from core.project import exam_id_of_test_records
+from core.project import Query, catalogue_query
 
-TOP_EXAMS = 15
-HARDEST_QUESTIONS = 10
-MIN_TIMES_ASKED = 20  # as queries/hardest_questions.sql: rates of rarer questions are noise
 LABEL_WIDTH = 42
 LAYER_SCHEMAS = ("raw", "staging", "flattened", "marts")
 
@@ -42,72 +40,30 @@ Row = Mapping[str, Any]
 
 # --- data -------------------------------------------------------------------------------
 
-SQL = {
-    "overall": """
-        select
-            count(*) as exams,
-            sum(distinct_attempts) as distinct_attempts,
-            sum(attempt_rows) as attempt_rows,
-            min(first_attempt_at) as first_attempt_at,
-            max(last_attempt_at) as last_attempt_at
-        from marts.mart_exam_popularity
-        where base_exam_id <> %(test_exam_id)s
-    """,
-    "test_exams": """
-        select count(*) as n from marts.dim_exams where is_test_exam
-    """,
-    "popularity": """
-        select exam_name, base_exam_id, distinct_attempts, attempt_rows
-        from marts.mart_exam_popularity
-        where base_exam_id <> %(test_exam_id)s
-        order by distinct_attempts desc, base_exam_id
-        limit %(limit)s
-    """,
-    "scores": """
-        select exam_name, base_exam_id, scored_attempts, mean_score, score_stddev
-        from marts.mart_exam_scores
-        where base_exam_id <> %(test_exam_id)s
-        order by scored_attempts desc, base_exam_id
-        limit %(limit)s
-    """,
-    "correct_rates": """
-        select correct_rate
-        from marts.mart_question_difficulty
-        where base_exam_id <> %(test_exam_id)s and times_asked >= %(min_times_asked)s
-    """,
-    "hardest": """
-        select exam_name, base_exam_id, question_id, times_asked, correct_rate
-        from marts.mart_question_difficulty
-        where base_exam_id <> %(test_exam_id)s and times_asked >= %(min_times_asked)s
-        order by correct_rate, times_asked desc, question_key
-        limit %(limit)s
-    """,
-    "hourly": """
-        select hour_of_day_utc, distinct_attempts, attempt_rows
-        from marts.mart_activity_hourly
-        order by hour_of_day_utc
-    """,
-    "daily": """
-        select activity_date, distinct_attempts, attempt_rows
-        from marts.mart_activity_daily
-        order by activity_date
-    """,
-    "durations": """
-        select
-            exam_name, base_exam_id, timed_attempts,
-            median_duration_seconds, p90_duration_seconds
-        from marts.mart_attempt_durations
-        where base_exam_id <> %(test_exam_id)s
-        order by timed_attempts desc, base_exam_id
-        limit %(limit)s
-    """,
+# What the report draws, each the answer of one query of the client catalogue
+# (``queries/<name>.sql``), run as a client runs it: a chart shows what a client reads.
+QUERIES = {
+    "overall": "attempts_overall",
+    "popularity": "most_taken_exams",
+    "scores": "exam_scores",
+    "correct_rates": "question_correct_rates",
+    "hardest": "hardest_questions",
+    "hourly": "activity_by_hour",
+    "daily": "activity_by_day",
+    "durations": "attempt_durations",
+    "test_records": "test_records",
 }
 
 
-# The marts the report reads: those its statements name.
-MART_TABLES = tuple(
-    sorted({t for text in SQL.values() for t in re.findall(r"\bmarts\.(\w+)", text)})
-)
+def report_queries() -> dict[str, Query]:
+    """The report's queries by what they fetch (the keys of :data:`QUERIES`)."""
+    return {key: catalogue_query(name) for key, name in QUERIES.items()}
+
+
+def mart_tables() -> list[str]:
+    """The marts the report reads: those its queries name."""
+    texts = [q.text for q in report_queries().values()]
+    return sorted({t for text in texts for t in re.findall(r"\bmarts\.(\w+)", text)})
 
 
 @dataclass(frozen=True)
@@ -122,12 +78,8 @@ class ReportData:
     hourly: list[Row]
     daily: list[Row]
     durations: list[Row]
-    test_records_in_activity: bool = False
-
-
-def query(connection, name: str, **parameters: Any) -> list[dict[str, Any]]:
-    """Run the named statement of :data:`SQL` with its parameters; rows as dicts."""
-    return sql.run(connection, SQL[name].strip(), parameters or None).records()
+    test_records_included: bool = False
+    questions: Mapping[str, Query] = field(default_factory=dict)
 
 
 def check_marts(connection) -> None:
@@ -136,7 +88,7 @@ def check_marts(connection) -> None:
         tables = {row["tableName"] for row in sql.run(connection, "show tables in marts").records()}
     except UserError:
         tables = set()
-    missing = [t for t in MART_TABLES if t not in tables]
+    missing = [t for t in mart_tables() if t not in tables]
     if missing:
         raise UserError(
             f"The marts are not built (missing marts.{missing[0]}): run 'dbt build' "
@@ -147,18 +99,13 @@ def check_marts(connection) -> None:
 def fetch_all(connection) -> ReportData:
     """Every query of the report, run once each."""
     check_marts(connection)
-    test = {"test_exam_id": exam_id_of_test_records()}
-    questions = {**test, "min_times_asked": MIN_TIMES_ASKED}
+    queries = report_queries()
+    rows = {key: sql.run(connection, q.text).records() for key, q in queries.items()}
     return ReportData(
-        overall=query(connection, "overall", **test)[0],
-        popularity=query(connection, "popularity", **test, limit=TOP_EXAMS),
-        scores=query(connection, "scores", **test, limit=TOP_EXAMS),
-        correct_rates=query(connection, "correct_rates", **questions),
-        hardest=query(connection, "hardest", **questions, limit=HARDEST_QUESTIONS),
-        hourly=query(connection, "hourly"),
-        daily=query(connection, "daily"),
-        durations=query(connection, "durations", **test, limit=TOP_EXAMS),
-        test_records_in_activity=query(connection, "test_exams")[0]["n"] > 0,
+        overall=rows.pop("overall")[0],
+        test_records_included=rows.pop("test_records")[0]["test_exams"] > 0,
+        questions=queries,
+        **rows,
     )
 
 
@@ -322,18 +269,13 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def caption(grain: str, test_records_excluded: bool = True) -> str:
+def caption(grain: str, test_records_included: bool = False) -> str:
     tests = (
-        "test records excluded"
-        if test_records_excluded
-        else "test records included (marts built with include_test_records)"
+        "test records included (marts built with include_test_records)"
+        if test_records_included
+        else "test records excluded"
     )
     return f"Grain: {grain}; {tests}."
-
-
-def top(rows: Iterable[Row], by: str, n: int) -> list[Row]:
-    """The ``n`` rows with the largest ``by`` (ties by exam id), largest first."""
-    return sorted(rows, key=lambda r: (-(r[by] or 0), str(r.get("base_exam_id", ""))))[:n]
 
 
 def exam_labels(rows: Sequence[Row], width: int = LABEL_WIDTH) -> list[str]:
@@ -392,8 +334,8 @@ def _paired_bars(
     return fig
 
 
-def plot_popularity(rows: Sequence[Row], n: int = TOP_EXAMS) -> Chart:
-    rows = top(rows, "distinct_attempts", n)
+def plot_popularity(rows: Sequence[Row], test_records_included: bool = False) -> Chart:
+    """One pair of bars per row, in the rows' order (the query's, most taken first)."""
     title = f"Most taken exams (top {len(rows)})"
     bars = [
         ("distinct_attempts", 1.0, "distinct attempts (keen_id)"),
@@ -402,13 +344,15 @@ def plot_popularity(rows: Sequence[Row], n: int = TOP_EXAMS) -> Chart:
     return Chart(
         "popularity",
         title,
-        caption("one exam (base_exam_id); distinct attempts beside export rows"),
+        caption(
+            "one exam (base_exam_id); distinct attempts beside export rows",
+            test_records_included,
+        ),
         _paired_bars(rows, bars, title, "attempts"),
     )
 
 
-def plot_scores(rows: Sequence[Row], n: int = TOP_EXAMS) -> Chart:
-    rows = top(rows, "scored_attempts", n)
+def plot_scores(rows: Sequence[Row], test_records_included: bool = False) -> Chart:
     title = f"Mean score per exam (top {len(rows)} by scored attempts)"
     fig = _figure(9, 1.2 + 0.38 * max(len(rows), 1))
     ax = fig.add_subplot()
@@ -429,17 +373,30 @@ def plot_scores(rows: Sequence[Row], n: int = TOP_EXAMS) -> Chart:
     return Chart(
         "scores",
         title,
-        caption("one exam; per-attempt score averaged over its distinct scored attempts"),
+        caption(
+            "one exam; per-attempt score averaged over its distinct scored attempts",
+            test_records_included,
+        ),
         fig,
     )
 
 
-def plot_correct_rates(rows: Sequence[Row], min_times_asked: int = MIN_TIMES_ASKED) -> Chart:
-    rates = [_float(r["correct_rate"]) for r in rows]
-    title = f"How hard questions are ({len(rates):,} questions)"
+def plot_correct_rates(rows: Sequence[Row], test_records_included: bool = False) -> Chart:
+    """A histogram from the query's bins: ``questions`` whose correct rate is from
+    ``correct_rate_from`` up to the next bin (5 % wide)."""
+    bins = {round(_float(r["correct_rate_from"]), 2): _float(r["questions"]) for r in rows}
+    title = f"How hard questions are ({sum(bins.values()):,.0f} questions)"
     fig = _figure(8, 4)
     ax = fig.add_subplot()
-    ax.hist(rates, bins=[i / 20 for i in range(21)], color="tab:purple", edgecolor="white")
+    starts = [i / 20 for i in range(20)]
+    ax.bar(
+        starts,
+        [bins.get(round(x, 2), 0.0) for x in starts],
+        width=0.05,
+        align="edge",
+        color="tab:purple",
+        edgecolor="white",
+    )
     ax.set_xlim(0, 1)
     ax.set_title(title)
     ax.set_xlabel("correct rate (correct answers / times asked)")
@@ -448,12 +405,12 @@ def plot_correct_rates(rows: Sequence[Row], min_times_asked: int = MIN_TIMES_ASK
     return Chart(
         "difficulty",
         title,
-        caption(f"one question (exam x question id) asked at least {min_times_asked} times"),
+        caption("one question (exam x question id)", test_records_included),
         fig,
     )
 
 
-def plot_hourly(rows: Sequence[Row], test_records_excluded: bool = True) -> Chart:
+def plot_hourly(rows: Sequence[Row], test_records_included: bool = False) -> Chart:
     by_hour = {int(r["hour_of_day_utc"]): _float(r["distinct_attempts"]) for r in rows}
     hours = list(range(24))
     title = "Attempts by hour of day (UTC)"
@@ -469,7 +426,7 @@ def plot_hourly(rows: Sequence[Row], test_records_excluded: bool = True) -> Char
     return Chart(
         "hourly",
         title,
-        caption("one hour of the day (UTC), all days together", test_records_excluded),
+        caption("one hour of the day (UTC), all days together", test_records_included),
         fig,
     )
 
@@ -482,7 +439,7 @@ def _date(value: Any) -> dt.date:
     return dt.date.fromisoformat(str(value)[:10])
 
 
-def plot_daily(rows: Sequence[Row], test_records_excluded: bool = True) -> Chart:
+def plot_daily(rows: Sequence[Row], test_records_included: bool = False) -> Chart:
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
     points = sorted((_date(r["activity_date"]), _float(r["distinct_attempts"])) for r in rows)
@@ -497,30 +454,29 @@ def plot_daily(rows: Sequence[Row], test_records_excluded: bool = True) -> Chart
     ax.set_xlabel("day of submission (UTC)")
     ax.set_ylabel("distinct attempts")
     _whole_numbers(ax.yaxis)
-    return Chart("daily", title, caption("one UTC day with attempts", test_records_excluded), fig)
+    return Chart("daily", title, caption("one UTC day with attempts", test_records_included), fig)
 
 
-def plot_durations(rows: Sequence[Row], n: int = TOP_EXAMS) -> Chart | None:
+def plot_durations(rows: Sequence[Row], test_records_included: bool = False) -> Chart | None:
     """Median and 90th percentile duration per exam; None when there are no rows."""
-    rows = top(rows, "timed_attempts", n)
     if not rows:
         return None
     title = f"How long attempts take (top {len(rows)} exams by timed attempts)"
     bars = [
-        ("median_duration_seconds", 1 / 60, "median"),
-        ("p90_duration_seconds", 1 / 60, "90th percentile"),
+        ("median_seconds", 1 / 60, "median"),
+        ("p90_seconds", 1 / 60, "90th percentile"),
     ]
     return Chart(
         "durations",
         title,
-        caption("one exam; start to submission of each distinct attempt"),
+        caption("one exam; start to submission of each distinct attempt", test_records_included),
         _paired_bars(rows, bars, title, "minutes from start to submission"),
     )
 
 
-def hardest_table(rows: Sequence[Row], min_times_asked: int = MIN_TIMES_ASKED) -> Table:
+def hardest_table(rows: Sequence[Row]) -> Table:
     return Table(
-        f"The {len(rows)} hardest questions (asked at least {min_times_asked} times)",
+        f"The {len(rows)} hardest questions",
         ["exam", "question id", "times asked", "correct rate"],
         [
             (r["exam_name"], r["question_id"], r["times_asked"], f"{_float(r['correct_rate']):.1%}")
@@ -529,8 +485,7 @@ def hardest_table(rows: Sequence[Row], min_times_asked: int = MIN_TIMES_ASKED) -
     )
 
 
-def popularity_table(rows: Sequence[Row], n: int = TOP_EXAMS) -> Table:
-    rows = top(rows, "distinct_attempts", n)
+def popularity_table(rows: Sequence[Row]) -> Table:
     return Table(
         f"Most taken exams (top {len(rows)})",
         ["exam", "exam id", "distinct attempts", "attempt rows"],
@@ -550,31 +505,40 @@ class Section:
     charts: Sequence[Chart] = ()
     tables: Sequence[Table] = ()
     note: str | None = None
+    queries: Sequence[Query] = ()  # the catalogue queries it answers, named on the page
 
 
 def build_sections(data: ReportData) -> list[Section]:
-    excluded = not data.test_records_in_activity
-    durations = plot_durations(data.durations)
+    tests = data.test_records_included
+    durations = plot_durations(data.durations, tests)
+
+    def asked(*keys: str) -> list[Query]:
+        return [data.questions[k] for k in keys if k in data.questions]
+
     return [
         Section(
             "Exam popularity",
-            [plot_popularity(data.popularity)],
+            [plot_popularity(data.popularity, tests)],
             [popularity_table(data.popularity)],
+            queries=asked("popularity"),
         ),
-        Section("Exam scores", [plot_scores(data.scores)]),
+        Section("Exam scores", [plot_scores(data.scores, tests)], queries=asked("scores")),
         Section(
             "Question difficulty",
-            [plot_correct_rates(data.correct_rates)],
+            [plot_correct_rates(data.correct_rates, tests)],
             [hardest_table(data.hardest)],
+            queries=asked("correct_rates", "hardest"),
         ),
         Section(
             "Activity",
-            [plot_hourly(data.hourly, excluded), plot_daily(data.daily, excluded)],
+            [plot_hourly(data.hourly, tests), plot_daily(data.daily, tests)],
+            queries=asked("hourly", "daily"),
         ),
         Section(
             "Attempt durations",
             [durations] if durations else [],
             note=None if durations else "No attempt has both a start and a submission time.",
+            queries=asked("durations"),
         ),
     ]
 
@@ -584,7 +548,7 @@ body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem;
        padding: 0 1rem; color: #222; }
 figure { margin: 1rem 0 2rem; }
 figure img { max-width: 100%; }
-figcaption { color: #555; font-size: 0.9rem; }
+figcaption, p.query { color: #555; font-size: 0.9rem; }
 table { border-collapse: collapse; margin: 1rem 0 2rem; font-size: 0.9rem; }
 caption { text-align: left; font-weight: bold; padding-bottom: 0.3rem; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: left; }
@@ -592,13 +556,14 @@ td:nth-child(n+3) { text-align: right; }
 """
 
 
-def summary_line(overall: Row) -> str:
+def summary_line(overall: Row, test_records_included: bool = False) -> str:
+    tests = "test records included" if test_records_included else "test records excluded"
     return (
         f"{cell(overall.get('distinct_attempts') or 0)} distinct attempts "
         f"({cell(overall.get('attempt_rows') or 0)} export rows) of "
         f"{cell(overall.get('exams') or 0)} exams, submitted from "
         f"{overall.get('first_attempt_at') or '-'} to {overall.get('last_attempt_at') or '-'} "
-        "(UTC), test records excluded."
+        f"(UTC), {tests}."
     )
 
 
@@ -619,6 +584,11 @@ def render_html(sections: Sequence[Section], summary: str, source: str, generate
         parts += [table.html() for table in section.tables]
         if section.note:
             parts.append(f"<p>{html.escape(section.note)}</p>")
+        for query in section.queries:
+            parts.append(
+                f'<p class="query">{html.escape(query.question)} '
+                f"(<code>queries/{html.escape(query.name)}.sql</code>)</p>"
+            )
         parts.append("</section>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
@@ -629,7 +599,8 @@ def write_report(connection, output: Path, source: str) -> int:
     data = fetch_all(connection)
     sections = build_sections(data)
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    page = render_html(sections, summary_line(data.overall), source, generated)
+    summary = summary_line(data.overall, data.test_records_included)
+    page = render_html(sections, summary, source, generated)
     try:
         output.write_text(page, encoding="utf-8")
     except OSError as exc:

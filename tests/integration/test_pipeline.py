@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from core.project import PROJECT_ROOT
+from core.project import PROJECT_ROOT, catalogue
 from ingestion.source import Input, compact
 
 from . import expected
@@ -221,13 +221,12 @@ def test_dbt_finds_the_server_from_edtracks_port_offset_alone(cli):
     assert f"port: {cli.config.ports['thrift']}" in result.stdout
 
 
-QUERIES = sorted((PROJECT_ROOT / "queries").glob("*.sql"))
+QUERIES = catalogue()
 
 
-@pytest.mark.parametrize("query", QUERIES, ids=[q.stem for q in QUERIES])
+@pytest.mark.parametrize("query", QUERIES, ids=[q.name for q in QUERIES])
 def test_every_catalogue_query_answers_over_thrift(cli, query):
-    text = query.read_text()
-    assert text.startswith("-- question: "), "each query states the client's question"
-    rows = json.loads(cli.run("sql", "--format", "json", "-f", str(query)).stdout)
+    assert query.question.endswith("?"), "each query states the client's question"
+    rows = json.loads(cli.run("sql", "--format", "json", "-f", str(query.path)).stdout)
     assert rows, f"{query.name} returned no rows"
     assert None not in rows[0].values(), rows[0]

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from matplotlib.container import BarContainer
 
 from core.errors import UserError
-from core.project import PROJECT_ROOT, exam_id_of_test_records
+from core.project import PROJECT_ROOT, catalogue_query
 from edtrack.cli import main
 from serving import report
 from tests.unit.fakes import FakeCursor
@@ -33,8 +33,8 @@ def exam(i: int, attempts: int, name: str | None = None) -> dict:
         "mean_score": 0.5 + i / 100,
         "score_stddev": 0.1 if i % 2 else None,
         "timed_attempts": attempts,
-        "median_duration_seconds": 300.0 + i,
-        "p90_duration_seconds": 900.0 + i,
+        "median_seconds": 300.0 + i,
+        "p90_seconds": 900.0 + i,
     }
 
 
@@ -50,7 +50,7 @@ def data(**changes) -> report.ReportData:
         },
         "popularity": exams,
         "scores": exams,
-        "correct_rates": [{"correct_rate": i / 40} for i in range(41)],
+        "correct_rates": [{"correct_rate_from": i / 20, "questions": i} for i in range(20)],
         "hardest": [
             {
                 "exam_name": "Exam 03",
@@ -66,7 +66,7 @@ def data(**changes) -> report.ReportData:
             {"activity_date": f"2018-01-{d:02d}", "distinct_attempts": d} for d in range(1, 29)
         ],
         "durations": exams,
-        "test_records_in_activity": False,
+        "test_records_included": False,
     }
     return report.ReportData(**{**fields, **changes})
 
@@ -106,7 +106,7 @@ def test_durations_chart_is_left_out_with_a_note_when_the_mart_is_empty():
     [
         pytest.param("popularity", "Grain: one exam (base_exam_id)", id="popularity"),
         pytest.param("scores", "Grain: one exam;", id="scores"),
-        pytest.param("difficulty", "asked at least 20 times", id="difficulty"),
+        pytest.param("difficulty", "Grain: one question (exam x question id)", id="difficulty"),
         pytest.param("hourly", "Grain: one hour of the day (UTC)", id="hourly"),
         pytest.param("daily", "Grain: one UTC day with attempts", id="daily"),
         pytest.param("durations", "Grain: one exam;", id="durations"),
@@ -122,31 +122,32 @@ def test_each_chart_has_title_axis_labels_and_a_one_line_caption(key, grain):
     assert "\n" not in chart.caption
 
 
-def test_activity_captions_say_when_the_marts_include_test_records():
-    charts = charts_of(report.build_sections(data(test_records_in_activity=True)))
-    captions = {c.key: c.caption for c in charts}
-    assert "test records included" in captions["hourly"]
-    assert "test records included" in captions["daily"]
-    # The exam-grain queries filter test records themselves.
-    assert captions["popularity"].endswith("test records excluded.")
+def test_every_caption_says_when_the_marts_include_test_records():
+    sections = report.build_sections(data(test_records_included=True))
+    captions = [c.caption for c in charts_of(sections)]
+    assert len(captions) == 6
+    assert all(
+        c.endswith("test records included (marts built with include_test_records).")
+        for c in captions
+    )
 
 
-def test_popularity_keeps_the_15_most_taken_exams_largest_first():
-    rows = [exam(i, attempts=i) for i in range(20)]  # exam 19 is the most taken
-    chart = report.plot_popularity(list(reversed(rows[10:])) + rows[:10])
+def test_popularity_draws_the_rows_in_the_order_the_query_gives_them():
+    rows = [exam(i, attempts=i) for i in range(19, 9, -1)]  # exam 19 is the most taken
+    chart = report.plot_popularity(rows)
     labels = [t.get_text() for t in chart.figure.axes[0].get_yticklabels()]
-    assert labels == [f"Exam {i:02d}" for i in range(19, 4, -1)]
-    assert chart.title == "Most taken exams (top 15)"
+    assert labels == [f"Exam {i:02d}" for i in range(19, 9, -1)]
+    assert chart.title == "Most taken exams (top 10)"
     distinct, rows_beside = chart.figure.axes[0].containers
-    assert [bar.get_width() for bar in distinct] == list(range(19, 4, -1))
-    assert [bar.get_width() for bar in rows_beside] == list(range(20, 5, -1))
+    assert [bar.get_width() for bar in distinct] == list(range(19, 9, -1))
+    assert [bar.get_width() for bar in rows_beside] == list(range(20, 10, -1))
 
 
-def test_scores_keep_the_15_exams_with_most_scored_attempts_and_draw_std_dev_bars():
-    rows = [exam(i, attempts=i) for i in range(20)]
+def test_scores_draw_one_bar_per_exam_with_std_dev_bars():
+    rows = [exam(i, attempts=i) for i in range(19, 9, -1)]
     chart = report.plot_scores(rows)
     ax = chart.figure.axes[0]
-    assert len(ax.patches) == 15
+    assert len(ax.patches) == 10
     assert [t.get_text() for t in ax.get_yticklabels()][0] == "Exam 19"
     (bars,) = [c for c in ax.containers if isinstance(c, BarContainer)]
     (errorbars,) = bars.errorbar.lines[2]
@@ -172,9 +173,15 @@ def test_daily_chart_accepts_dates_as_strings_or_dates():
     assert chart.title == "Attempts by day (UTC), 2 days with attempts"
 
 
-def test_difficulty_histogram_counts_every_question():
-    chart = report.plot_correct_rates([{"correct_rate": r} for r in (0.0, 0.5, 0.51, 1.0)])
-    assert sum(bar.get_height() for bar in chart.figure.axes[0].patches) == 4
+def test_difficulty_histogram_draws_the_query_bins_with_empty_bins_at_zero():
+    rows = [{"correct_rate_from": 0.0, "questions": 1}, {"correct_rate_from": 0.95, "questions": 3}]
+    chart = report.plot_correct_rates(rows)
+    bars = chart.figure.axes[0].patches
+    assert len(bars) == 20
+    assert [(round(b.get_x(), 2), b.get_height()) for b in bars if b.get_height()] == [
+        (0.0, 1),
+        (0.95, 3),
+    ]
     assert chart.title == "How hard questions are (4 questions)"
 
 
@@ -238,16 +245,16 @@ def test_page_escapes_exam_names_and_questions():
     assert "&lt;b&gt;q&lt;/b&gt;" in html
 
 
-def test_popularity_table_lists_the_top_15_with_both_counts():
-    table = report.popularity_table([exam(i, attempts=i) for i in range(20)])
-    assert len(table.rows) == 15
+def test_popularity_table_lists_every_row_with_both_counts():
+    table = report.popularity_table([exam(i, attempts=i) for i in range(19, 9, -1)])
+    assert len(table.rows) == 10
     assert table.rows[0] == ("Exam 19", exam(19, 0)["base_exam_id"], 19, 20)
     assert "<td>1,234</td>" in report.Table("t", ["n"], [(1234,)]).html()
 
 
 def test_hardest_table_shows_rates_as_percentages():
     table = report.hardest_table(data().hardest[:2])
-    assert table.title == "The 2 hardest questions (asked at least 20 times)"
+    assert table.title == "The 2 hardest questions"
     assert [row[3] for row in table.rows] == ["0.0%", "10.0%"]
 
 
@@ -255,6 +262,17 @@ def test_summary_line_says_what_it_counts():
     line = report.summary_line(data().overall)
     assert line.startswith("1,810 distinct attempts (1,830 export rows) of 20 exams")
     assert line.endswith("test records excluded.")
+    assert report.summary_line(data().overall, True).endswith("test records included.")
+
+
+def test_each_section_names_the_catalogue_queries_it_answers():
+    sections = report.build_sections(data(questions=report.report_queries()))
+    html = page(sections)
+    for name in report.QUERIES.values():
+        if name not in ("attempts_overall", "test_records"):  # the summary line's
+            assert f"<code>queries/{name}.sql</code>" in html
+    question = catalogue_query("hardest_questions").question
+    assert f'<p class="query">{question} (' in html
 
 
 def test_abridge_cuts_every_array_and_says_how_much_was_left_out():
@@ -269,12 +287,26 @@ def test_abridge_cuts_every_array_and_says_how_much_was_left_out():
 # --- queries ----------------------------------------------------------------------------
 
 
-class FakeConnection:
-    """Answers each report query with one hand-made row."""
+def select_list(statement: str) -> list[str]:
+    """The names of the outermost select list's columns (alias, or the bare column)."""
+    body = re.search(r"^select\s+(.*?)\s+from\s", statement, re.S | re.M).group(1)
+    columns, depth, part = [], 0, ""
+    for char in body + ",":
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0:
+            columns.append(part.strip().split(" as ")[-1].split(".")[-1])
+            part = ""
+        else:
+            part += char
+    return columns
 
-    def __init__(self, marts=report.MART_TABLES) -> None:
+
+class FakeConnection:
+    """Answers each report query with one row of 1s, in the columns it selects."""
+
+    def __init__(self, marts=None) -> None:
         self.log: list[tuple[str, dict | None]] = []
-        self.marts = marts
+        self.marts = report.mart_tables() if marts is None else marts
 
     def cursor(self):
         return FakeCursor(self.log, self.answer)
@@ -284,37 +316,30 @@ class FakeConnection:
             return ["namespace", "tableName", "isTemporary"], [
                 ("marts", t, False) for t in self.marts
             ]
-        if "count(*) as n" in statement:
-            return ["n"], [(0,)]
-        columns = re.search(r"select\s+(.*?)\s+from", statement, re.S).group(1)
-        names = [c.strip().split(" as ")[-1] for c in columns.split(",")]
+        names = select_list(statement)
         return names, [tuple(1 for _ in names)]
 
 
-def test_fetch_all_passes_values_as_parameters_never_in_the_statement_text():
+def test_fetch_all_runs_the_catalogue_queries_as_clients_run_them():
     connection = FakeConnection()
     fetched = report.fetch_all(connection)
+    queries = report.report_queries()
+    statements = [s for s, _ in connection.log][1:]  # after 'show tables'
+    assert statements == [q.text for q in queries.values()]
+    assert all(p is None for _, p in connection.log)
     assert fetched.popularity == [
         {"exam_name": 1, "base_exam_id": 1, "distinct_attempts": 1, "attempt_rows": 1}
     ]
-    statements = [s for s, _ in connection.log]
-    assert len(statements) == 10
-    assert not any(exam_id_of_test_records() in s for s in statements)
-    parameters = {
-        name: p for (s, p) in connection.log for name in report.SQL if s == report.SQL[name].strip()
-    }
-    assert parameters["popularity"] == {"test_exam_id": "example-id", "limit": 15}
-    assert parameters["hardest"] == {
-        "test_exam_id": "example-id",
-        "min_times_asked": 20,
-        "limit": 10,
-    }
-    assert parameters["hourly"] is None
+    assert fetched.durations[0].keys() >= {"base_exam_id", "median_seconds", "p90_seconds"}
+    assert fetched.correct_rates == [{"correct_rate_from": 1, "questions": 1}]
+    assert fetched.test_records_included  # 1 test exam
+    assert fetched.questions["hardest"].name == "hardest_questions"
 
 
 def test_missing_marts_are_one_sentence_naming_dbt_build():
-    with pytest.raises(UserError, match=rf"missing marts\.{report.MART_TABLES[-1]}.*'dbt build'"):
-        report.fetch_all(FakeConnection(marts=report.MART_TABLES[:-1]))
+    marts = report.mart_tables()
+    with pytest.raises(UserError, match=rf"missing marts\.{marts[-1]}.*'dbt build'"):
+        report.fetch_all(FakeConnection(marts=marts[:-1]))
 
 
 def test_report_command_with_the_server_stopped_is_one_sentence(tmp_path):
@@ -390,6 +415,7 @@ def test_layer_counts_name_each_table_by_parameter_and_skip_odd_names():
 def test_the_report_checks_the_marts_its_statements_read_and_they_are_dbt_models():
     from core.project import models
 
-    assert "mart_exam_popularity" in report.MART_TABLES and "dim_exams" in report.MART_TABLES
-    assert "mart_option_choices" not in report.MART_TABLES  # no statement reads it
-    assert set(report.MART_TABLES) <= set(models("marts"))
+    marts = report.mart_tables()
+    assert "mart_exam_popularity" in marts and "dim_exams" in marts
+    assert "mart_option_choices" not in marts  # no query of the report reads it
+    assert set(marts) <= set(models("marts"))

@@ -24,7 +24,7 @@ from {{ ref('dim_exams') }} as dim_exams
 left join current_names
     on dim_exams.base_exam_id = current_names.base_exam_id
 where
-    dim_exams.last_seen_at is not null
+    dim_exams.last_attempt_at is not null
     and dim_exams.exam_name is not null
     and (
         current_names.current_spans is distinct from 1

@@ -28,8 +28,8 @@ exams as (
         ) as exam_name,
         count(distinct exam_name) as names_used,
         count(*) as distinct_attempts,
-        min(submitted_at) as first_seen_at,
-        max(submitted_at) as last_seen_at,
+        min(submitted_at) as first_attempt_at,
+        max(submitted_at) as last_attempt_at,
         bool_or(is_test_record) as is_test_exam
     from attempts
     group by base_exam_id
@@ -66,8 +66,8 @@ final as (
         coalesce(question_counts.question_count, 0) as question_count,
         exams.distinct_attempts,
         exams.is_test_exam,
-        exams.first_seen_at,
-        exams.last_seen_at
+        exams.first_attempt_at,
+        exams.last_attempt_at
     from exams
     left join question_counts
         on exams.base_exam_id = question_counts.base_exam_id

@@ -25,7 +25,7 @@ aggregated as (
         count_if(user_result = 'correct') as correct_answers,
         count_if(user_result = 'incorrect') as incorrect_answers,
         count_if(user_result = 'missed_some') as incomplete_answers,
-        count_if(user_result = 'unanswered') as unanswered,
+        count_if(user_result = 'unanswered') as unanswered_questions,
         count_if(user_result = 'correct') / count(*) as correct_rate
     from questions
     group by question_key, base_exam_id, question_id
@@ -44,7 +44,7 @@ final as (
         aggregated.correct_answers,
         aggregated.incorrect_answers,
         aggregated.incomplete_answers,
-        aggregated.unanswered,
+        aggregated.unanswered_questions,
         aggregated.correct_rate,
         dense_rank() over (
             partition by aggregated.base_exam_id order by aggregated.correct_rate
