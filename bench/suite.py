@@ -78,15 +78,17 @@ from bench.ingest import (
 )
 from bench.warehouse_build import NEXT_DAY, node_times
 from core.errors import UserError
-from core.project import PROJECT_ROOT, exam_id_of_test_records
+from core.project import PROJECT_ROOT, catalogue, exam_id_of_test_records
+from ingestion.topic import DEFAULT_TOPIC
 from stack import jars, process
 from stack.config import DEFAULT_PORTS, StackConfig, from_env
-from stack.launcher import Stack, services_for, spark_home
+from stack.launcher import Stack
+from stack.services import services_for
+from stack.services.base import spark_home
 
 BIN = Path(sys.executable).parent
 PEERS = Path(__file__).resolve().parent / "peers"
-QUERIES = PROJECT_ROOT / "queries"
-TOPIC = "assessment-attempts"  # edtrack's default: the one dbt's raw table is fed from
+TOPIC = DEFAULT_TOPIC  # the one dbt's raw table is fed from
 TOPIC_KCAT = "bench-kcat"
 PROBE_EXAM = "bench-fresh-"
 DEFAULT_SIZES = [3280, 100_000, 1_000_000]
@@ -301,7 +303,7 @@ class Run:
     def spark_env(self) -> dict[str, str]:
         """The Thrift Server's Spark settings (HDFS, metastore, warehouse, Java, UTC)."""
         keep = ("JAVA_HOME", "SPARK_HOME", "SPARK_CONF_DIR", "HADOOP_CONF_DIR", "SPARK_LOCAL_IP")
-        stack_env = self.stack._env()
+        stack_env = self.stack.env()
         return {**self.env, **{k: stack_env[k] for k in keep}, "TZ": "UTC"}
 
     # .. publish ........................................................................
@@ -428,15 +430,15 @@ class Run:
 
         conn = sql.connect(self.config.host, self.config.ports["thrift"])
         per_query: dict[str, list[float]] = {}
-        files = sorted(QUERIES.glob("*.sql"))
-        with Phase(f"[{self.count:,}] query catalogue ({len(files)} queries)"):
+        queries = catalogue()
+        with Phase(f"[{self.count:,}] query catalogue ({len(queries)} queries)"):
             try:
                 sql.run(conn, "select 1")  # the session's first statement pays set-up
                 for rep in range(self.args.query_reps):
-                    for path in files:
+                    for query in queries:
                         t0 = time.monotonic()
-                        sql.run(conn, path.read_text().strip().rstrip(";"))
-                        per_query.setdefault(path.stem, []).append(time.monotonic() - t0)
+                        sql.run(conn, query.text)
+                        per_query.setdefault(query.name, []).append(time.monotonic() - t0)
                     say(f"  queries: round {rep + 1}/{self.args.query_reps} done")
             finally:
                 conn.close()

@@ -34,15 +34,13 @@ import time
 from pathlib import Path
 
 from core import sql
-from core.project import PROJECT_ROOT
+from core.project import PROJECT_ROOT, catalogue
 from stack.config import StackConfig, from_env
 from stack.launcher import Stack
 
 BIN = Path(sys.executable).parent
 NEXT_DAY = "2018-01-29"  # the day after the generated data's 70 days
-QUERIES = sorted((PROJECT_ROOT / "queries").glob("*.sql"))
 LAYERS = ("staging", "flattened", "marts")
-WHEN_WRITTEN = {"built_at", "ingested_at", "partition_loaded_at"}
 
 
 def run(label: str, cmd: list[str], env: dict[str, str], log: Path) -> float:
@@ -104,27 +102,15 @@ def storage(hdfs_url: str) -> dict[str, dict[str, int]]:
     return out
 
 
-def fingerprint_query(table: str, described: list[tuple]) -> str:
-    columns = []
-    for name, kind, *_ in described:
-        if not name or name.startswith("#"):
-            break
-        if name in WHEN_WRITTEN:
-            continue
-        columns.append(f"cast({name} as float)" if kind == "double" else name)
-    return f"select count(*), sum(cast(hash({', '.join(columns)}) as bigint)) from {table}"
-
-
 def measure_queries(connection, repeats: int = 3) -> dict[str, float]:
     medians = {}
-    for path in QUERIES:
-        text = path.read_text()
+    for query in catalogue():
         times = []
         for _ in range(repeats):
             t0 = time.monotonic()
-            sql.run(connection, text)
+            sql.run(connection, query.text)
             times.append(time.monotonic() - t0)
-        medians[path.stem] = round(statistics.median(times), 3)
+        medians[query.name] = round(statistics.median(times), 3)
     return medians
 
 
@@ -195,7 +181,7 @@ def run_format(fmt: str, data: Path, extra: Path, offset: int, workdir: Path) ->
             for mart in sorted(row[1] for row in sql.run(connection, "show tables in marts").rows):
                 described = sql.run(connection, f"describe table marts.{mart}").rows
                 prints[mart] = list(
-                    sql.run(connection, fingerprint_query(f"marts.{mart}", described)).rows[0]
+                    sql.run(connection, sql.fingerprint_query(f"marts.{mart}", described)).rows[0]
                 )
             out["fingerprints"] = prints
         finally:

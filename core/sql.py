@@ -206,3 +206,28 @@ def render(result: Result, fmt: str) -> str:
             else None,
         )
     raise UserError(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+
+
+# Columns that say when a row was written, not what it holds: a table's fingerprint
+# leaves them out, so two builds of the same rows have the same one.
+WHEN_WRITTEN = frozenset({"built_at", "ingested_at", "partition_loaded_at"})
+
+
+def fingerprint_query(
+    table: str, described: Sequence[tuple], leave_out: set | frozenset = WHEN_WRITTEN
+) -> str:
+    """SQL giving the row count (``n``) and a hash of every row (``h``) of ``table``,
+    from its ``describe table`` rows, without the columns in ``leave_out``. Doubles are
+    cast to float (about 7 significant digits): a sum or mean depends on the order of its
+    rows in its last bits, and rounding to a fixed number of decimals still splits two
+    such values when they straddle a rounding boundary, which with thousands of means of
+    durations in seconds happens."""
+    columns = []
+    for name, kind, *_ in described:
+        if not name or name.startswith("#"):
+            break
+        if name in leave_out:
+            continue
+        columns.append(f"cast({name} as float)" if kind == "double" else name)
+    row_hash = f"hash({', '.join(columns)})"
+    return f"select count(*) as n, sum(cast({row_hash} as bigint)) as h from {table}"

@@ -20,6 +20,7 @@ import click
 
 from core.errors import UserError
 from ingestion.landing.lander import LandConfig
+from ingestion.topic import DEFAULT_TOPIC
 
 if TYPE_CHECKING:
     from stack.config import StackConfig
@@ -388,7 +389,7 @@ def profile(file: str, fmt: str, output: str | None, exact_distinct: int) -> Non
 
 @main.command()
 @click.argument("file", default="-")
-@click.option("--topic", default="assessment-attempts", show_default=True)
+@click.option("--topic", default=DEFAULT_TOPIC, show_default=True)
 @click.option(
     "--partitions",
     type=click.IntRange(min=1),

@@ -27,10 +27,11 @@ import psutil
 import pytest
 
 from core.project import PROJECT_ROOT
-from stack import health
 from stack.config import from_env
-from stack.launcher import Stack, spark_home
+from stack.launcher import Stack
 from stack.secrets_file import password
+from stack.services.base import spark_home
+from stack.services.postgres import psql
 from tests.integration.conftest import Cli, _interrupt
 
 pytestmark = pytest.mark.integration
@@ -355,7 +356,7 @@ def test_a_batch_app_and_the_thrift_server_share_tables_on_postgres(cli, secured
     )
     assert seen == [{"n": 42, "made_by": "batch"}]
     # Both tables are rows of the metastore's PostgreSQL database.
-    tables = health.psql(
+    tables = psql(
         secured.config,
         "metastore",
         f"""select t."TBL_NAME" from "TBLS" t join "DBS" d on d."DB_ID" = t."DB_ID"
@@ -367,7 +368,7 @@ def test_a_batch_app_and_the_thrift_server_share_tables_on_postgres(cli, secured
 def test_the_metastore_runs_with_auto_create_off(secured):
     site = (secured.config.state_dir / "metastore/conf/hive-site.xml").read_text()
     assert re.search(r"autoCreateAll</name><value>false<", site)
-    count = health.psql(
+    count = psql(
         secured.config,
         "metastore",
         "select count(*) from information_schema.tables where table_schema = 'public'",

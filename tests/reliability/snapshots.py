@@ -4,7 +4,6 @@ may equal while builds replace the table (the state before or after a commit).""
 from __future__ import annotations
 
 from core import sql
-from tests.reliability.warehouse import WHEN_WRITTEN, fingerprint_query
 
 
 def table_format(connection, table: str) -> str:
@@ -47,7 +46,7 @@ def fingerprints_of_every_version(connection, table: str) -> dict[str, tuple[int
     described = sql.run(connection, f"describe table {table}").rows
     out = {}
     for version in versions(connection, table):
-        query = fingerprint_query(f"{table} version as of {version}", described, WHEN_WRITTEN)
+        query = sql.fingerprint_query(f"{table} version as of {version}", described)
         count, digest = sql.run(connection, query).rows[0]
         out[version] = (count, digest)
     return out

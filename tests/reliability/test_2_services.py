@@ -16,6 +16,7 @@ import pytest
 
 from core.project import PROJECT_ROOT
 from ingestion.topic import topic_size
+from stack.services.hdfs import hdfs_cmd
 from tests.reliability.conftest import BIN, LanderProcess, check, land_until_caught_up
 from tests.reliability.data import attempts_file
 from tests.reliability.reconcile import LEDGER, Place, topic_messages
@@ -29,8 +30,8 @@ SMALL_BATCHES = ("--batch-records", "200", "--batch-age", "1")
 def dfsadmin(stack, *args: str) -> subprocess.CompletedProcess:
     """``hdfs dfsadmin`` against the suite's NameNode (the jars the stack runs on)."""
     return subprocess.run(
-        stack.hdfs_cmd("org.apache.hadoop.hdfs.tools.DFSAdmin", *args),
-        env=stack._env(),
+        hdfs_cmd(stack, "org.apache.hadoop.hdfs.tools.DFSAdmin", *args),
+        env=stack.env(),
         capture_output=True,
         text=True,
         timeout=120,

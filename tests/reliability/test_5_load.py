@@ -24,19 +24,19 @@ from pathlib import Path
 import pytest
 
 from core import sql
-from core.project import PROJECT_ROOT
+from core.project import catalogue
 from tests.reliability.conftest import LanderProcess, check, land_until_caught_up
 from tests.reliability.data import attempts_file
 from tests.reliability.reconcile import Place
 from tests.reliability.snapshots import fingerprints_of_every_version
-from tests.reliability.warehouse import MARTS, WHEN_WRITTEN, dbt, fingerprint_query
+from tests.reliability.warehouse import MARTS, dbt
 
 pytestmark = [pytest.mark.reliability, pytest.mark.reliability_full, pytest.mark.timeout(2700)]
 
 PLACE = Place()
 CLIENTS = 16
 SECONDS = 60.0
-QUERIES = sorted((PROJECT_ROOT / "queries").glob("*.sql"))
+QUERIES = catalogue()
 
 
 def fingerprint_queries(config) -> dict[str, str]:
@@ -45,7 +45,7 @@ def fingerprint_queries(config) -> dict[str, str]:
         out = {}
         for mart in MARTS:
             described = sql.run(connection, f"describe table marts.{mart}").rows
-            out[mart] = fingerprint_query(f"marts.{mart}", described, WHEN_WRITTEN)
+            out[mart] = sql.fingerprint_query(f"marts.{mart}", described)
         return out
     finally:
         connection.close()
@@ -63,7 +63,7 @@ def client(config, index: int, prints: dict, stop: threading.Event, out: dict) -
             i += 1
             mart = MARTS[i % len(MARTS)]
             query = QUERIES[i % len(QUERIES)]
-            for name, text in ((query.name, query.read_text()), (mart, prints[mart])):
+            for name, text in ((query.name, query.text), (mart, prints[mart])):
                 t0 = time.monotonic()
                 try:
                     result = sql.run(connection, text)

@@ -23,10 +23,6 @@ def full_suite(config) -> bool:
     return "not reliability_full" not in (config.getoption("markexpr") or "")
 
 
-# When dbt wrote a row, or the lander a file: differ between two builds by design.
-WHEN_WRITTEN = {"built_at", "ingested_at", "partition_loaded_at"}
-
-
 def dbt(cli, where: Path, *args: str, vars: dict | None = None, **popen) -> subprocess.Popen:
     """Start dbt against the suite's stack, with target and log paths of its own."""
     where.mkdir(parents=True, exist_ok=True)
@@ -58,24 +54,6 @@ def dbt_run(cli, where: Path, *args: str, vars: dict | None = None, timeout=1500
     return out
 
 
-def fingerprint_query(table: str, described: list[tuple], leave_out: set | frozenset) -> str:
-    """SQL giving the row count and a hash of every row of ``table``, from its
-    `describe table` rows, without the columns in ``leave_out``. Doubles are cast to
-    float (about 7 significant digits): a sum or mean depends on the order of its rows
-    in its last bits, and rounding to a fixed number of decimals still splits two such
-    values when they straddle a rounding boundary, which with thousands of means of
-    durations in seconds happens."""
-    columns = []
-    for name, kind, *_ in described:
-        if not name or name.startswith("#"):
-            break
-        if name in leave_out:
-            continue
-        columns.append(f"cast({name} as float)" if kind == "double" else name)
-    row_hash = f"hash({', '.join(columns)})"
-    return f"select count(*) as n, sum(cast({row_hash} as bigint)) as h from {table}"
-
-
 def fingerprints(config, schema: str = "marts", skip: frozenset = frozenset()) -> dict:
     """Per mart: row count and a hash of every row (fingerprint_query), the columns in
     ``skip`` and the write times left out."""
@@ -85,7 +63,7 @@ def fingerprints(config, schema: str = "marts", skip: frozenset = frozenset()) -
         for model in MARTS:
             table = f"{schema}.{model}"
             described = sql.run(connection, f"describe table {table}").rows
-            query = fingerprint_query(table, described, WHEN_WRITTEN | skip)
+            query = sql.fingerprint_query(table, described, sql.WHEN_WRITTEN | skip)
             count, digest = sql.run(connection, query).rows[0]
             out[model] = (count, digest)
     finally:

@@ -14,11 +14,12 @@ from click.testing import CliRunner
 from core import sql
 from core.errors import UserError
 from edtrack.cli import main
-from stack import jars, ldap
+from stack import jars
 from stack.config import DEFAULT_PORTS, from_env, load_settings, save_settings
 from stack.launcher import Stack, render_configs, services_for
-from stack.postgres import postgres_bin
 from stack.secrets_file import password, write_private
+from stack.services import ldap, postgres, thrift
+from stack.services.postgres import postgres_bin
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles" / "profiles.yml"
 
@@ -185,7 +186,7 @@ def hiveconf(cmd: list[str]) -> dict[str, str]:
 
 def test_thrift_server_checks_logins_against_the_stacks_ldap(tmp_path: Path):
     config = from_env({"EDTRACK_PORT_OFFSET": "14000"}, state_dir=tmp_path, auth="ldap")
-    conf = hiveconf(Stack(config).thrift_cmd())
+    conf = hiveconf(thrift.command(Stack(config)))
     assert conf["hive.server2.authentication"] == "LDAP"
     assert conf["hive.server2.authentication.ldap.url"] == "ldap://127.0.0.1:24389"
     assert conf["hive.server2.authentication.ldap.baseDN"] == "ou=people,dc=edtrack,dc=local"
@@ -193,14 +194,14 @@ def test_thrift_server_checks_logins_against_the_stacks_ldap(tmp_path: Path):
 
 
 def test_thrift_server_without_auth_has_no_ldap_settings(tmp_path: Path):
-    conf = hiveconf(Stack(from_env({}, state_dir=tmp_path)).thrift_cmd())
+    conf = hiveconf(thrift.command(Stack(from_env({}, state_dir=tmp_path))))
     assert not any("authentication" in key for key in conf)
 
 
 @pytest.mark.parametrize("auth", ["none", "ldap"])
 def test_thrift_server_runs_statements_as_its_own_user(tmp_path: Path, auth):
     # Impersonation closed HDFS clients the shared Hive client still used (docs/stack.md).
-    conf = hiveconf(Stack(from_env({}, state_dir=tmp_path, auth=auth)).thrift_cmd())
+    conf = hiveconf(thrift.command(Stack(from_env({}, state_dir=tmp_path, auth=auth))))
     assert conf["hive.server2.enable.doAs"] == "false"
 
 
@@ -210,7 +211,7 @@ def test_postgres_listens_on_loopback_tcp_only(tmp_path: Path, fake_postgres: Pa
         state_dir=tmp_path,
         metastore="postgres",
     )
-    cmd = Stack(config).postgres_cmd()
+    cmd = postgres.command(Stack(config))
     assert cmd[0] == str(fake_postgres / "postgres")
     assert cmd[cmd.index("-D") + 1] == str(tmp_path.resolve() / "postgres" / "data")
     settings = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "-c"]
@@ -232,7 +233,7 @@ def test_missing_postgresql_is_one_sentence(tmp_path: Path):
 def test_slapd_listens_on_its_loopback_url(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(ldap, "find_program", lambda name: Path("/usr/sbin") / name)
     config = from_env({"EDTRACK_PORT_OFFSET": "14000"}, state_dir=tmp_path, auth="ldap")
-    cmd = Stack(config).ldap_cmd()
+    cmd = ldap.command(Stack(config))
     assert cmd[cmd.index("-h") + 1] == "ldap://127.0.0.1:24389/"
     assert cmd[cmd.index("-f") + 1] == str(tmp_path.resolve() / "ldap" / "slapd.conf")
     assert "-d" in cmd  # foreground: the stack tracks its pid
@@ -434,7 +435,7 @@ def test_dbt_query_timeout_comes_from_the_environment(env, timeout):
 
 
 def test_any_service_of_the_stack_can_be_named_and_only_those(tmp_path: Path):
-    from stack.launcher import ALL_SERVICES
+    from stack.services import ALL_SERVICES
 
     secured = Stack(from_env({}, state_dir=tmp_path, auth="ldap"))
     assert secured._service("ldap").name == "ldap"  # killable and restartable by name
@@ -449,11 +450,23 @@ def test_any_service_of_the_stack_can_be_named_and_only_those(tmp_path: Path):
 
 
 def test_every_enabled_service_prepares_once_in_start_order(tmp_path: Path, monkeypatch):
+    import dataclasses
+
+    from stack import services
+
     stack = Stack(from_env({}, state_dir=tmp_path, auth="ldap", metastore="postgres"))
     done: list[str] = []
-    for step in ("_format_kafka", "_format_namenode", "_init_postgres", "_init_ldap"):
-        monkeypatch.setattr(stack, step, lambda step=step: done.append(step))
+    recording = tuple(
+        dataclasses.replace(s, prepare=lambda rt, name=s.name: done.append(name))
+        if s.prepare
+        else s
+        for s in services.ALL_SERVICES
+    )
+    monkeypatch.setattr(services, "ALL_SERVICES", recording)
     monkeypatch.setattr(jars, "fetch", lambda *args: None)
     monkeypatch.setattr("stack.launcher.find_java", lambda config: Path("/usr"))
+    monkeypatch.setattr(
+        "stack.services.metastore.database_password", lambda config: {}
+    )  # no PostgreSQL password file needed to render
     stack.prepare()
-    assert done == ["_format_kafka", "_format_namenode", "_init_postgres", "_init_ldap"]
+    assert done == ["kafka", "namenode", "postgres", "ldap"]

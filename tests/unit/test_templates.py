@@ -4,7 +4,10 @@ from pathlib import Path
 import pytest
 
 from stack.config import from_env
-from stack.launcher import RENDERED, kafka_cluster_id, render_configs
+from stack.launcher import RENDERED, render_configs
+from stack.services import hdfs
+from stack.services.base import Runtime
+from stack.services.kafka import kafka_cluster_id
 
 
 @pytest.fixture
@@ -71,9 +74,18 @@ def test_metastore_and_spark_share_one_metastore_and_an_hdfs_warehouse(rendered:
     assert "spark.driver.bindAddress                  127.0.0.1" in spark
 
 
-def test_webapps_exist_for_the_hdfs_http_servers(rendered: Path):
+def test_the_namenode_preparation_writes_the_webapps_and_formats_once(tmp_path: Path):
+    runtime = Runtime(from_env({}, state_dir=tmp_path), log=lambda line: None)
+    formatted: list[list[str]] = []
+    runtime.run_once = lambda what, cmd, user=None: formatted.append(cmd)
+    hdfs.format_namenode(runtime)
     for app in ("hdfs", "datanode"):
-        assert (rendered / "hdfs/webapps" / app / "WEB-INF/web.xml").exists()
+        assert (tmp_path / "hdfs/webapps" / app / "WEB-INF/web.xml").exists()
+    assert formatted[0][-3:] == [hdfs.NAMENODE_MAIN, "-format", "-nonInteractive"]
+    (tmp_path / "hdfs/name/current").mkdir(parents=True)
+    (tmp_path / "hdfs/name/current/VERSION").write_text("formatted")
+    hdfs.format_namenode(runtime)
+    assert len(formatted) == 1
 
 
 def test_kafka_cluster_ids_are_22_urlsafe_characters_and_random():

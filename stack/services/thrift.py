@@ -1,0 +1,99 @@
+"""The Spark Thrift Server (HiveServer2 protocol): the warehouse's SQL endpoint for
+clients and dbt, Spark in ``local[2]`` inside it."""
+
+from __future__ import annotations
+
+import os
+
+from core.net import port_open
+from stack import jars
+from stack.config import StackConfig
+from stack.secrets_file import password
+from stack.services.base import JAVA_SOURCES, Runtime, Service, Unhealthy, find_java, spark_home
+
+
+def command(rt: Runtime) -> list[str]:
+    config = rt.config
+    if config.table_format == "iceberg":
+        # The session catalog class of spark-defaults.conf (see its source).
+        jars.compile_java(
+            JAVA_SOURCES / "IcebergSessionCatalog.java",
+            os.pathsep.join(
+                [str(spark_home() / "jars" / "*"), str(config.jars_dir / "iceberg" / "*")]
+            ),
+            config.cache_dir / "classes",
+            find_java(config),
+        )
+    hiveconf = {
+        "hive.server2.thrift.bind.host": config.host,
+        "hive.server2.thrift.port": str(config.ports["thrift"]),
+        # Statements run as the server's user, not as a proxy of the session's user.
+        # With Hive's default (true), closing a session closes the HDFS clients of its
+        # user, and the metastore client's shared state keeps one of them: every later
+        # write to a Hive serde table (dbt-spark's default format) fails with
+        # "Filesystem closed". Spark's executors never ran as the session user anyway.
+        # See docs/stack.md.
+        "hive.server2.enable.doAs": "false",
+    }
+    if config.auth == "ldap":
+        # Spark 3.5's HiveServer2 binds to the directory as uid=<user>,<baseDN> with
+        # the client's password (SASL PLAIN); a blank password is refused before that.
+        hiveconf |= {
+            "hive.server2.authentication": "LDAP",
+            "hive.server2.authentication.ldap.url": config.ldap_url,
+            "hive.server2.authentication.ldap.baseDN": config.ldap_people_dn,
+        }
+    args = [arg for key, value in hiveconf.items() for arg in ("--hiveconf", f"{key}={value}")]
+    return [
+        str(spark_home() / "bin" / "spark-submit"),
+        "--class",
+        "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
+        "--name",
+        "edtrack-thrift-server",
+        *args,
+    ]
+
+
+def thrift_login(config: StackConfig) -> dict[str, object]:
+    """How the stack's own checks log in: the seeded LDAP user when auth is on."""
+    if config.auth != "ldap":
+        return {"username": "edtrack"}
+    return {
+        "username": config.ldap_user,
+        "password": password(config.ldap_password_file),
+        "auth": "LDAP",
+    }
+
+
+def check(config: StackConfig) -> None:
+    """``select 1`` over HiveServer2 returns 1."""
+    from pyhive import hive
+
+    if not port_open(config.host, config.ports["thrift"]):
+        raise Unhealthy(f"nothing listens on {config.host}:{config.ports['thrift']}")
+    try:
+        conn = hive.connect(host=config.host, port=config.ports["thrift"], **thrift_login(config))
+        try:
+            cursor = conn.cursor()
+            cursor.execute("select 1")
+            rows = cursor.fetchall()
+        finally:
+            conn.close()
+    except Exception as exc:
+        raise Unhealthy(f"select 1 failed: {exc}") from exc
+    if rows != [(1,)]:
+        raise Unhealthy(f"select 1 returned {rows!r}")
+
+
+SERVICE = Service(
+    "thrift",
+    check,
+    command,
+    needs=lambda config: ("metastore", "datanode") + (("ldap",) if config.auth == "ldap" else ()),
+    configs=(
+        ("spark-defaults.conf.j2", "spark/conf/spark-defaults.conf"),
+        ("hive-site.xml.j2", "spark/conf/hive-site.xml"),
+        ("core-site.xml.j2", "spark/conf/core-site.xml"),
+        ("spark-log4j2.properties.j2", "spark/conf/log4j2.properties"),
+    ),
+)
