@@ -445,6 +445,11 @@ class Endpoints:
     def thrift_ssl_cafile(self) -> Path | None:
         return self.values["thrift.ssl_cafile"]
 
+    def kafka_security(self) -> dict[str, Any]:
+        """:meth:`kafka_options` without the brokers: what every client of the same
+        cluster is given beside its bootstrap list."""
+        return {k: v for k, v in self.kafka_options().items() if k != "bootstrap_servers"}
+
     def kafka_options(self) -> dict[str, Any]:
         """Keyword arguments for kafka-python's producer, consumer and admin client."""
         options: dict[str, Any] = {

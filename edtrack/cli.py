@@ -539,6 +539,7 @@ def publish(
 
     config = PublishConfig(
         bootstrap=obj.endpoints.kafka_bootstrap,
+        security=obj.endpoints.kafka_security(),
         topic=topic,
         partitions=partitions,
         strict=strict,
@@ -548,7 +549,7 @@ def publish(
     )
     skip: set[int] = set()
     if resume:
-        on_topic = already_published(config.bootstrap, topic, source_name(file))
+        on_topic = already_published(config.bootstrap, topic, source_name(file), config.security)
         skip = plan_resume(file, topic, on_topic, array_path)
         click.echo(
             f"resume: {len(skip):,} records of {file} are already on {topic} with the same "
@@ -688,6 +689,7 @@ def _land_config(obj: Context, settings: dict) -> LandConfig:
     given = {name: value for name, value in settings.items() if name != "max_message_bytes"}
     return LandConfig(
         bootstrap=obj.endpoints.kafka_bootstrap,
+        security=obj.endpoints.kafka_security(),
         max_message_bytes=settings.get("max_message_bytes") or _max_message_bytes(),
         # Reliability testing only: SIGKILL the lander at a named step of a flush.
         fault=FaultPoint.from_env(os.environ),
@@ -706,6 +708,8 @@ def _run_lander(obj: Context, settings: dict, until_caught_up: bool, replays=())
         found.thrift_port,
         run_dir=obj.config.run_dir,
         login=obj.login,
+        hdfs_user=found.hdfs_user,
+        hdfs_conf_dir=found.hdfs_conf_dir,
         until_caught_up=until_caught_up,
         handle_signals=True,
         replays=replays,

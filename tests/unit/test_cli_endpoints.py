@@ -5,6 +5,7 @@ prints the local stack in the same form."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 
 from click.testing import CliRunner
@@ -112,3 +113,71 @@ def test_stack_env_prints_the_local_stack_as_endpoint_settings_that_read_back(tm
     assert read_back.values == local.values
     assert exported["EDTRACK_KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:9592"
     assert exported["EDTRACK_HDFS_URL"] == "hdfs://127.0.0.1:8520"
+
+
+def test_kafka_tls_and_sasl_settings_reach_the_producer_and_the_lander_consumer(
+    monkeypatch, tmp_path
+):
+    from ingestion.landing.lander import LandConfig
+    from ingestion.landing.wiring import make_consumer
+    from ingestion.publish import PublishConfig, make_producer
+
+    created: list[dict] = []
+
+    class Client:
+        def __init__(self, **options) -> None:
+            created.append(options)
+
+    monkeypatch.setattr("kafka.KafkaProducer", Client)
+    monkeypatch.setattr("kafka.KafkaConsumer", Client)
+    monkeypatch.setattr("ingestion.publish.require_kafka", lambda *a, **k: None)
+    monkeypatch.setattr("ingestion.landing.wiring.require_kafka", lambda *a, **k: None)
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    found = endpoints.resolve(
+        env={
+            "EDTRACK_KAFKA_BOOTSTRAP_SERVERS": "b1:9093,b2:9093",
+            "EDTRACK_KAFKA_SECURITY_PROTOCOL": "sasl_ssl",
+            "EDTRACK_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "EDTRACK_KAFKA_SASL_USERNAME": "lander",
+            "EDTRACK_KAFKA_SASL_PASSWORD": "pw",
+            "EDTRACK_KAFKA_SSL_CAFILE": str(ca),
+            "EDTRACK_HDFS_URL": "hdfs://analytics",
+            "EDTRACK_THRIFT_HOST": "sts",
+            "EDTRACK_THRIFT_PORT": "10000",
+        }
+    )
+    security = found.kafka_security()
+    make_producer(PublishConfig(bootstrap=found.kafka_bootstrap, security=security))
+    make_consumer(LandConfig(bootstrap=found.kafka_bootstrap, security=security))
+    assert len(created) == 2
+    for options in created:
+        assert options["bootstrap_servers"] == "b1:9093,b2:9093"
+        assert options["security_protocol"] == "SASL_SSL"
+        assert options["sasl_mechanism"] == "SCRAM-SHA-512"
+        assert options["sasl_plain_username"] == "lander"
+        assert options["sasl_plain_password"] == "pw"
+        assert options["ssl_cafile"] == str(ca)
+
+
+def test_the_hdfs_client_takes_the_user_and_the_configuration_folder(monkeypatch, tmp_path):
+    from ingestion.landing.wiring import make_hdfs_client
+
+    made: list[tuple] = []
+    monkeypatch.setattr(
+        "hdfs_native.Client", lambda url, config_dir=None: made.append((url, config_dir))
+    )
+    monkeypatch.delenv("HADOOP_USER_NAME", raising=False)
+    make_hdfs_client("hdfs://analytics", "lander", tmp_path)
+    assert made == [("hdfs://analytics", str(tmp_path))]
+    assert os.environ["HADOOP_USER_NAME"] == "lander"
+    make_hdfs_client("hdfs://127.0.0.1:8020")
+    assert made[-1] == ("hdfs://127.0.0.1:8020", None)
+
+
+def test_the_scaling_out_page_lists_every_endpoint_setting():
+    from core.project import PROJECT_ROOT
+
+    page = (PROJECT_ROOT / "docs" / "scaling-out.md").read_text()
+    for setting in endpoints.SETTINGS:
+        assert f"| `{setting.key}` | `{setting.flag}` | `{setting.env}` |" in page, setting.key
