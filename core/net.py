@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Mapping
+from typing import Any
 
 from core.errors import ServiceUnavailable
 
@@ -24,9 +26,14 @@ def split_hostport(address: str) -> tuple[str, int]:
 KAFKA_HANDSHAKE_S = 5.0
 
 
-def require_kafka(bootstrap: str, handshake_s: float = KAFKA_HANDSHAKE_S) -> None:
+def require_kafka(
+    bootstrap: str,
+    handshake_s: float = KAFKA_HANDSHAKE_S,
+    security: Mapping[str, Any] | None = None,
+) -> None:
     """Fail at once, in one sentence, when no broker listens (clients retry for 30 s),
-    and within ``handshake_s`` when what listens does not speak Kafka."""
+    and within ``handshake_s`` when what listens does not speak Kafka. ``security``:
+    kafka-python's TLS / SASL options (``Endpoints.kafka_security``)."""
     if not any(port_open(*split_hostport(a.strip())) for a in bootstrap.split(",")):
         raise ServiceUnavailable(
             f"No Kafka broker answers at {bootstrap}: start the stack with 'edtrack stack up'."
@@ -36,7 +43,9 @@ def require_kafka(bootstrap: str, handshake_s: float = KAFKA_HANDSHAKE_S) -> Non
 
     try:
         KafkaAdminClient(
-            bootstrap_servers=bootstrap, bootstrap_timeout_ms=int(handshake_s * 1000)
+            bootstrap_servers=bootstrap,
+            bootstrap_timeout_ms=int(handshake_s * 1000),
+            **(security or {}),
         ).close()
     except KafkaError as exc:
         raise ServiceUnavailable(

@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from core.endpoints import SETTINGS as ENDPOINT_SETTINGS
 from core.errors import UserError
 from ingestion.landing.lander import LandConfig
 from ingestion.topic import DEFAULT_TOPIC
@@ -29,9 +31,18 @@ FORMAT_CHOICE = click.Choice(["table", "csv", "json"])
 
 
 class Context:
-    def __init__(self, state_dir: str | None, port_offset: int | None) -> None:
+    def __init__(
+        self,
+        state_dir: str | None,
+        port_offset: int | None,
+        config_file: str | None = None,
+        endpoint_flags: dict[str, str | None] | None = None,
+    ) -> None:
         self._state_dir = state_dir
         self._port_offset = port_offset
+        self._config_file = config_file
+        self._endpoint_flags = endpoint_flags or {}
+        self._endpoints = None
         self._auth: str | None = None
         self._metastore: str | None = None
         self._table_format: str | None = None
@@ -44,6 +55,7 @@ class Context:
         if port_offset is not None:
             self._port_offset = port_offset
         self._config = None
+        self._endpoints = None
 
     def choose(
         self, auth: str | None, metastore: str | None, table_format: str | None = None
@@ -68,18 +80,40 @@ class Context:
             )
         return self._config
 
-    def connect_sql(self):
-        """A Thrift Server connection, logged in from EDTRACK_USER / EDTRACK_PASSWORD."""
+    @property
+    def endpoints(self):
+        """Where the services are (``core.endpoints``): flags, then ``EDTRACK_*``, then the
+        endpoints file (``--config``), then the local stack's addresses."""
+        from core import endpoints
+
+        if self._endpoints is None:
+            self._endpoints = endpoints.resolve(
+                flags=self._endpoint_flags,
+                env=os.environ,
+                file=Path(self._config_file) if self._config_file else None,
+                defaults=self.config.endpoint_defaults(),
+            )
+        return self._endpoints
+
+    @property
+    def login(self):
+        """The Thrift Server login of the endpoints (user ``edtrack`` when none is set)."""
         from core import sql
 
-        cfg = self.config
-        login = sql.Login.from_env(os.environ)
+        found = self.endpoints
+        return sql.Login(found.thrift_user or sql.Login.user, found.thrift_password)
+
+    def connect_sql(self):
+        """A Thrift Server connection at the endpoints' address, with their login."""
+        from core import sql
+
+        found, login = self.endpoints, self.login
         return sql.connect(
-            cfg.host,
-            cfg.ports["thrift"],
+            found.thrift_host,
+            found.thrift_port,
             login.user,
             login.password,
-            require_password=cfg.auth == "ldap",
+            require_password=found.thrift_auth == "LDAP",
         )
 
 
@@ -107,6 +141,24 @@ def _fail(error: UserError) -> None:
     sys.exit(error.exit_code)
 
 
+def _param(setting) -> str:
+    return setting.key.replace(".", "_")
+
+
+def endpoint_options(command):
+    """A global option per endpoint setting (``--kafka-bootstrap-servers`` ...), derived
+    from ``core.endpoints.SETTINGS``; their environment variables are read there."""
+    for setting in reversed(ENDPOINT_SETTINGS):
+        command = click.option(
+            setting.flag,
+            _param(setting),
+            default=None,
+            metavar="TEXT",
+            help=f"{setting.help} [env {setting.env}]",
+        )(command)
+    return command
+
+
 class Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
@@ -129,11 +181,28 @@ class Group(click.Group):
     default=None,
     help="Shift every default port by this much (a private stack).",
 )
+@click.option(
+    "--config",
+    "config_file",
+    envvar="EDTRACK_CONFIG",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="An endpoints file (TOML): where Kafka, HDFS, the metastore and the Thrift "
+    "Server are, when not the local stack. See 'edtrack config --help'.",
+)
+@endpoint_options
 @click.version_option(package_name="edtrack")
 @click.pass_context
-def main(ctx: click.Context, state_dir: str | None, port_offset: int | None) -> None:
+def main(
+    ctx: click.Context,
+    state_dir: str | None,
+    port_offset: int | None,
+    config_file: str | None,
+    **endpoint_flags: str | None,
+) -> None:
     """edtrack: assessment-attempt exports to a SQL warehouse (Kafka, HDFS, dbt, Spark)."""
-    ctx.obj = Context(state_dir, port_offset)
+    flags = {setting.key: endpoint_flags[_param(setting)] for setting in ENDPOINT_SETTINGS}
+    ctx.obj = Context(state_dir, port_offset, config_file, flags)
 
 
 # --- stack ------------------------------------------------------------------------------
@@ -281,13 +350,33 @@ def stack_logs(obj: Context, service: str, lines: int) -> None:
 @click.pass_obj
 def stack_env(obj: Context) -> None:
     """Print shell exports that point edtrack and dbt at this stack."""
-    for key, value in obj.config.client_env().items():
-        click.echo(f"export {key}={value}")
+    from core import endpoints
+
+    # The stack's addresses in the form of the endpoint settings (what a cluster's
+    # endpoints file or environment gives), so that both take one code path.
+    local = endpoints.resolve(defaults=obj.config.endpoint_defaults())
+    for key, value in (obj.config.client_env() | local.as_env()).items():
+        click.echo(f"export {key}={shlex.quote(value)}")
     if obj.config.auth == "ldap":
-        # The seeded user; the password is read from its file when the line runs, so it
-        # is never printed.
-        click.echo(f"export EDTRACK_USER={obj.config.ldap_user}")
+        # The seeded user's password (its name is thrift.user above) is read from its
+        # file when the line runs, so it is never printed.
         click.echo(f"export EDTRACK_PASSWORD=\"$(cat '{obj.config.ldap_password_file}')\"")
+
+
+@main.command("config")
+@click.option("--format", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
+@click.pass_obj
+def show_config(obj: Context, fmt: str) -> None:
+    """Show where each service is, and where that setting came from (a flag, the
+    environment, the endpoints file or the local stack); passwords are masked.
+
+    Precedence per setting: flag > EDTRACK_* environment > endpoints file (--config /
+    EDTRACK_CONFIG, TOML: sections kafka, hdfs, metastore, thrift) > the local stack.
+    """
+    from core import sql
+
+    rows = [(key, value, source) for key, value, source in obj.endpoints.shown()]
+    click.echo(sql.render(sql.Result(["setting", "value", "source"], rows), fmt))
 
 
 # --- data -------------------------------------------------------------------------------
@@ -449,7 +538,8 @@ def publish(
     from ingestion.publish import publish as run_publish
 
     config = PublishConfig(
-        bootstrap=obj.config.kafka_bootstrap,
+        bootstrap=obj.endpoints.kafka_bootstrap,
+        security=obj.endpoints.kafka_security(),
         topic=topic,
         partitions=partitions,
         strict=strict,
@@ -459,7 +549,7 @@ def publish(
     )
     skip: set[int] = set()
     if resume:
-        on_topic = already_published(config.bootstrap, topic, source_name(file))
+        on_topic = already_published(config.bootstrap, topic, source_name(file), config.security)
         skip = plan_resume(file, topic, on_topic, array_path)
         click.echo(
             f"resume: {len(skip):,} records of {file} are already on {topic} with the same "
@@ -598,7 +688,8 @@ def _land_config(obj: Context, settings: dict) -> LandConfig:
 
     given = {name: value for name, value in settings.items() if name != "max_message_bytes"}
     return LandConfig(
-        bootstrap=obj.config.kafka_bootstrap,
+        bootstrap=obj.endpoints.kafka_bootstrap,
+        security=obj.endpoints.kafka_security(),
         max_message_bytes=settings.get("max_message_bytes") or _max_message_bytes(),
         # Reliability testing only: SIGKILL the lander at a named step of a flush.
         fault=FaultPoint.from_env(os.environ),
@@ -607,17 +698,18 @@ def _land_config(obj: Context, settings: dict) -> LandConfig:
 
 
 def _run_lander(obj: Context, settings: dict, until_caught_up: bool, replays=()) -> None:
-    from core import sql
     from ingestion.landing.wiring import land as run_lander
 
-    cfg = obj.config
+    found = obj.endpoints
     run_lander(
         _land_config(obj, settings),
-        cfg.hdfs_url,
-        cfg.host,
-        cfg.ports["thrift"],
-        run_dir=cfg.run_dir,
-        login=sql.Login.from_env(os.environ),
+        found.hdfs_url,
+        found.thrift_host,
+        found.thrift_port,
+        run_dir=obj.config.run_dir,
+        login=obj.login,
+        hdfs_user=found.hdfs_user,
+        hdfs_conf_dir=found.hdfs_conf_dir,
         until_caught_up=until_caught_up,
         handle_signals=True,
         replays=replays,
@@ -645,11 +737,11 @@ def report(obj: Context, output: str) -> None:
     if not Path(output).resolve().parent.is_dir():
         raise UserError(f"The folder of {output} does not exist; create it or pick another path.")
     t0 = time.monotonic()
-    cfg = obj.config
+    found = obj.endpoints
     connection = obj.connect_sql()
     try:
         charts = reporting.write_report(
-            connection, Path(output), source=f"{cfg.host}:{cfg.ports['thrift']}"
+            connection, Path(output), source=f"{found.thrift_host}:{found.thrift_port}"
         )
     finally:
         connection.close()

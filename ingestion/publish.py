@@ -28,7 +28,7 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,8 @@ class PublishConfig:
     batch_size: int = 512 * 1024
     # A larger record is rejected (rejects file), not sent: the broker would refuse it.
     max_message_bytes: int = MAX_MESSAGE_BYTES
+    # kafka-python's TLS / SASL options for every client (Endpoints.kafka_security).
+    security: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -104,15 +106,21 @@ def event_time_ms(record: dict[str, Any]) -> int | None:
 
 
 def ensure_topic(
-    bootstrap: str, topic: str, partitions: int, max_message_bytes: int = MAX_MESSAGE_BYTES
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
+    security: Mapping[str, Any] | None = None,
 ) -> None:
     """Create the topic when absent: ``partitions`` partitions, kept forever, taking
     messages up to ``max_message_bytes`` (plus a batch header) and at least 10 MiB."""
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    require_kafka(bootstrap)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    require_kafka(bootstrap, security=security)
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=15000, **(security or {})
+    )
     try:
         if topic in admin.list_topics():
             return
@@ -130,9 +138,10 @@ def ensure_topic(
 def make_producer(config: PublishConfig):
     from kafka import KafkaProducer
 
-    require_kafka(config.bootstrap)
+    require_kafka(config.bootstrap, security=config.security)
     return KafkaProducer(
         bootstrap_servers=config.bootstrap,
+        **config.security,
         acks="all",
         enable_idempotence=True,
         linger_ms=config.linger_ms,
@@ -147,16 +156,18 @@ def source_name(path: str | Path) -> str:
     return "stdin" if str(path) == "-" else Path(path).name
 
 
-def already_published(bootstrap: str, topic: str, source: str) -> dict[int, bytes | None]:
+def already_published(
+    bootstrap: str, topic: str, source: str, security: Mapping[str, Any] | None = None
+) -> dict[int, bytes | None]:
     """The records of ``source`` on ``topic``: index -> content digest (None when the
     message has none, published before digests were added). Read once, no group.
 
     Memory: an int and 16 bytes per record of that file already on the topic.
     """
-    require_kafka(bootstrap)
+    require_kafka(bootstrap, security=security)
     found: dict[int, bytes | None] = {}
     wanted = source.encode()
-    for message in read_topic(bootstrap, topic):
+    for message in read_topic(bootstrap, topic, security=security):
         headers = dict(message.headers or ())
         if headers.get("source_file") == wanted and "record_index" in headers:
             found[int(headers["record_index"])] = headers.get(DIGEST_HEADER)
@@ -227,7 +238,11 @@ def publish(
             raise UserError(f"{source.name} is empty: there is nothing to publish.")
         if producer is None:
             ensure_topic(
-                config.bootstrap, config.topic, config.partitions, config.max_message_bytes
+                config.bootstrap,
+                config.topic,
+                config.partitions,
+                config.max_message_bytes,
+                config.security,
             )
             producer = make_producer(config)
         name = source_name(source.name).encode()

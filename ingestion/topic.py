@@ -4,7 +4,8 @@ side accepts, and reading it whole (its size, its offsets, every message).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 DEFAULT_TOPIC = "assessment-attempts"
 # The largest message, by default, for every side: the publisher rejects larger records,
@@ -14,12 +15,14 @@ MAX_MESSAGE_BYTES = 1024 * 1024
 MAX_MESSAGE_BYTES_ENV = "EDTRACK_MAX_MESSAGE_BYTES"
 
 
-def partition_offsets(bootstrap: str, topic: str) -> dict[int, tuple[int, int]]:
+def partition_offsets(
+    bootstrap: str, topic: str, security: Mapping[str, Any] | None = None
+) -> dict[int, tuple[int, int]]:
     """Per partition of ``topic``: its first offset and the offset after its last
     message (``{}`` when the topic does not exist)."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, **(security or {}))
     try:
         partitions = sorted(consumer.partitions_for_topic(topic) or ())
         tps = [TopicPartition(topic, p) for p in partitions]
@@ -31,18 +34,27 @@ def partition_offsets(bootstrap: str, topic: str) -> dict[int, tuple[int, int]]:
         consumer.close()
 
 
-def topic_size(bootstrap: str, topic: str) -> int:
+def topic_size(bootstrap: str, topic: str, security: Mapping[str, Any] | None = None) -> int:
     """Messages in ``topic``, all partitions together (0 when it does not exist)."""
-    return sum(end - start for start, end in partition_offsets(bootstrap, topic).values())
+    offsets = partition_offsets(bootstrap, topic, security)
+    return sum(end - start for start, end in offsets.values())
 
 
-def read_topic(bootstrap: str, topic: str, fetch_max_bytes: int = 64 * 1024 * 1024) -> Iterator:
+def read_topic(
+    bootstrap: str,
+    topic: str,
+    fetch_max_bytes: int = 64 * 1024 * 1024,
+    security: Mapping[str, Any] | None = None,
+) -> Iterator:
     """Every message on ``topic``, from each partition's first offset up to its end when
     called; no consumer group, nothing committed. Nothing when the topic does not exist."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_bytes=fetch_max_bytes
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        fetch_max_bytes=fetch_max_bytes,
+        **(security or {}),
     )
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]

@@ -179,6 +179,19 @@ class StackConfig:
             "table_format": self.table_format,
         }
 
+    def endpoint_defaults(self) -> dict[str, str]:
+        """Where this stack's services answer, keyed as ``core.endpoints`` settings: what
+        every command reaches when nothing else is configured."""
+        return {
+            "kafka.bootstrap_servers": self.kafka_bootstrap,
+            "hdfs.url": self.hdfs_url,
+            "metastore.uri": self.metastore_uri,
+            "thrift.host": self.host,
+            "thrift.port": str(self.ports["thrift"]),
+            "thrift.auth": "LDAP" if self.auth == "ldap" else "NONE",
+            **({"thrift.user": self.ldap_user} if self.auth == "ldap" else {}),
+        }
+
     def client_env(self) -> dict[str, str]:
         """Environment that points edtrack commands and dbt at this stack."""
         return {

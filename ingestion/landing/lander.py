@@ -50,10 +50,11 @@ import datetime as dt
 import json
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core.errors import UserError
 from ingestion.catalog import DEFAULT_ROOT, QUARANTINE_TABLE, RAW_TABLE, SCHEMA, Catalog
@@ -80,6 +81,8 @@ class LandConfig:
 
     bootstrap: str
     topic: str = field(default=DEFAULT_TOPIC, metadata=_help("Kafka topic to land."))
+    # kafka-python's TLS / SASL options for its consumer (Endpoints.kafka_security).
+    security: Mapping[str, Any] = field(default_factory=dict)
     root: str = field(default=DEFAULT_ROOT, metadata=_help("HDFS folder of the raw tables."))
     schema: str = field(default=SCHEMA, metadata=_help("Metastore database of the raw tables."))
     group_id: str = "edtrack-lander"

@@ -16,9 +16,12 @@ def status(config: LandConfig, lock: Path | None = None) -> dict[str, object]:
     with the running lander's own figures (rate, files, quarantined) when it reports."""
     from kafka import KafkaConsumer, TopicPartition
 
-    require_kafka(config.bootstrap)
+    require_kafka(config.bootstrap, security=config.security)
     consumer = KafkaConsumer(
-        bootstrap_servers=config.bootstrap, group_id=config.group_id, enable_auto_commit=False
+        bootstrap_servers=config.bootstrap,
+        group_id=config.group_id,
+        enable_auto_commit=False,
+        **config.security,
     )
     try:
         partitions = sorted(consumer.partitions_for_topic(config.topic) or ())

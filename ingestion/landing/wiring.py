@@ -5,6 +5,7 @@ through :func:`land`."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -26,9 +27,10 @@ def in_run_dir(config: LandConfig, run_dir: Path) -> LandConfig:
 def make_consumer(config: LandConfig):
     from kafka import KafkaConsumer
 
-    require_kafka(config.bootstrap)
+    require_kafka(config.bootstrap, security=config.security)
     return KafkaConsumer(
         bootstrap_servers=config.bootstrap,
+        **config.security,
         group_id=config.group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -37,10 +39,16 @@ def make_consumer(config: LandConfig):
     )
 
 
-def make_hdfs_client(hdfs_url: str):
+def make_hdfs_client(hdfs_url: str, user: str | None = None, conf_dir: Path | None = None):
+    """An HDFS client of ``hdfs_url`` (a NameNode or an HA nameservice, which
+    ``conf_dir``'s hdfs-site.xml, else ``HADOOP_CONF_DIR``'s, defines), acting as
+    ``user``: hdfs-native takes that from ``HADOOP_USER_NAME``, so it is set for this
+    process."""
     from hdfs_native import Client
 
-    return Client(hdfs_url)
+    if user is not None:
+        os.environ["HADOOP_USER_NAME"] = user
+    return Client(hdfs_url, config_dir=str(conf_dir) if conf_dir is not None else None)
 
 
 def land(
@@ -51,6 +59,8 @@ def land(
     *,
     run_dir: Path | None = None,
     login: sql.Login | None = None,
+    hdfs_user: str | None = None,
+    hdfs_conf_dir: Path | None = None,
     until_caught_up: bool = False,
     report: Callable[[str], None] | None = None,
     handle_signals: bool = False,
@@ -62,7 +72,7 @@ def land(
     ``run_dir``: where the lock that keeps it the only lander of its topic and root is
     held, and where it writes the status file ``edtrack land --status`` reads (None: no
     lock, and the status file ``config`` names). ``login``: for a Thrift Server with
-    LDAP auth on.
+    LDAP auth on. ``hdfs_user``, ``hdfs_conf_dir``: see :func:`make_hdfs_client`.
     """
     lock = None
     if run_dir is not None:
@@ -75,7 +85,8 @@ def land(
         try:
             consumer = make_consumer(config)
             try:
-                store = HdfsStore(make_hdfs_client(hdfs_url), tables, Faults(config.fault))
+                client = make_hdfs_client(hdfs_url, hdfs_user, hdfs_conf_dir)
+                store = HdfsStore(client, tables, Faults(config.fault))
                 catalog = Catalog(connection, tables, f"{thrift_host}:{thrift_port}")
                 lander = Lander(config, consumer, store, catalog, report=report)
                 if handle_signals:
