@@ -60,9 +60,10 @@ def report_queries() -> dict[str, Query]:
     return {key: catalogue_query(name) for key, name in QUERIES.items()}
 
 
-def mart_tables() -> list[str]:
-    """The marts the report reads: those its queries name."""
-    texts = [q.text for q in report_queries().values()]
+def mart_tables(queries: Mapping[str, Query] | None = None) -> list[str]:
+    """The marts the report reads: those its queries (default: :func:`report_queries`)
+    name."""
+    texts = [q.text for q in (queries or report_queries()).values()]
     return sorted({t for text in texts for t in re.findall(r"\bmarts\.(\w+)", text)})
 
 
@@ -82,13 +83,13 @@ class ReportData:
     questions: Mapping[str, Query] = field(default_factory=dict)
 
 
-def check_marts(connection) -> None:
-    """Fail with one sentence when the marts the report reads are not built."""
+def check_marts(connection, queries: Mapping[str, Query] | None = None) -> None:
+    """Fail with one sentence when the marts the report's queries read are not built."""
     try:
         tables = {row["tableName"] for row in sql.run(connection, "show tables in marts").records()}
     except UserError:
         tables = set()
-    missing = [t for t in mart_tables() if t not in tables]
+    missing = [t for t in mart_tables(queries) if t not in tables]
     if missing:
         raise UserError(
             f"The marts are not built (missing marts.{missing[0]}): run 'dbt build' "
@@ -98,8 +99,8 @@ def check_marts(connection) -> None:
 
 def fetch_all(connection) -> ReportData:
     """Every query of the report, run once each."""
-    check_marts(connection)
     queries = report_queries()
+    check_marts(connection, queries)
     rows = {key: sql.run(connection, q.text).records() for key, q in queries.items()}
     return ReportData(
         overall=rows.pop("overall")[0],
