@@ -97,11 +97,11 @@ class Context:
 
     @property
     def login(self):
-        """The Thrift Server login of the endpoints (user ``edtrack`` when none is set)."""
+        """The Thrift Server login of the endpoints (the local stack always names a user)."""
         from core import sql
 
         found = self.endpoints
-        return sql.Login(found.thrift_user or sql.Login.user, found.thrift_password)
+        return sql.Login(found.thrift_user, found.thrift_password)
 
     def connect_sql(self):
         """A Thrift Server connection at the endpoints' address, with their login."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from core.errors import UserError
 from core.project import PROJECT_ROOT
+from core.sql import Login
 
 # Service port defaults. ``EDTRACK_PORT_OFFSET`` shifts all of them at once, so a test
 # suite can run a private stack beside a user's.
@@ -189,7 +190,8 @@ class StackConfig:
             "thrift.host": self.host,
             "thrift.port": str(self.ports["thrift"]),
             "thrift.auth": "LDAP" if self.auth == "ldap" else "NONE",
-            **({"thrift.user": self.ldap_user} if self.auth == "ldap" else {}),
+            # The seeded directory user with LDAP; any name without (edtrack's own).
+            "thrift.user": self.ldap_user if self.auth == "ldap" else Login.user,
         }
 
     def client_env(self) -> dict[str, str]:

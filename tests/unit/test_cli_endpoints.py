@@ -37,6 +37,7 @@ def test_with_nothing_configured_every_address_is_the_local_stacks(tmp_path):
     assert rows["metastore.uri"] == ("thrift://127.0.0.1:9383", "local stack")
     assert rows["thrift.port"] == ("10300", "local stack")
     assert rows["thrift.auth"] == ("NONE", "local stack")
+    assert rows["thrift.user"] == ("edtrack", "local stack")  # the login commands use
     assert rows["kafka.security_protocol"] == ("PLAINTEXT", "default")
     assert rows["kafka.sasl_password"] == ("-", "not set")
 
