@@ -596,18 +596,23 @@ LAND_SETTINGS = (
 )
 
 
-def land_options(command):
+GROUP_SETTINGS = ("group", "group_id", "session_timeout_s")
+
+
+def land_options(command, names: tuple[str, ...] = LAND_SETTINGS):
     """The options shared by 'land' and 'replay' (where to read, where to write,
     batches), derived from LandConfig's fields: their defaults and help are declared
     there once. ``batch_age_s`` is ``--batch-age`` (seconds)."""
     fields = {f.name: f for f in dataclasses.fields(LandConfig)}
-    for name in reversed(LAND_SETTINGS):
+    for name in reversed(names):
         setting = fields[name]
         flag = "--" + name.removesuffix("_s").replace("_", "-")
         if name == "max_message_bytes":  # its default comes from the environment too
             option = click.option(
                 flag, type=click.IntRange(min=1), default=None, help=setting.metadata["help"]
             )
+        elif isinstance(setting.default, bool):
+            option = click.option(flag, name, is_flag=True, help=setting.metadata["help"])
         else:
             kind = {int: click.IntRange(min=1), float: click.FloatRange(min=0)}.get(
                 type(setting.default), str
@@ -624,9 +629,26 @@ def land_options(command):
     return command
 
 
+def group_options(command):
+    """'land' only: several landers in one consumer group (LandConfig's fields)."""
+    return land_options(command, GROUP_SETTINGS)
+
+
 @main.command()
-@click.option("--until-caught-up", is_flag=True, help="Exit 0 once the lag is zero.")
+@click.option(
+    "--until-caught-up",
+    is_flag=True,
+    help="Exit 0 once the lag is zero (in a group: the whole topic's, all landers').",
+)
 @land_options
+@group_options
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Start this many landers in one group on this machine (2 or more implies --group).",
+)
 @click.option(
     "--status",
     "show_status",
@@ -634,8 +656,20 @@ def land_options(command):
     help="Print the lander's lag and figures as JSON and exit (lands nothing).",
 )
 @click.pass_obj
-def land(obj: Context, until_caught_up: bool, show_status: bool, **settings) -> None:
-    """Land messages from Kafka into raw.assessment_attempts on HDFS, exactly once."""
+def land(
+    obj: Context, until_caught_up: bool, processes: int, show_status: bool, **settings
+) -> None:
+    """Land messages from Kafka into raw.assessment_attempts on HDFS, exactly once.
+
+    One lander lands every partition of the topic. With --group, landers started on
+    this machine or others share the partitions (a consumer group), and a lander that
+    stops, dies or stalls hands its partitions to the others; --processes N starts N
+    of them here.
+    """
+    if processes > 1 and not show_status:
+        from ingestion.landing.processes import run_landers
+
+        sys.exit(run_landers(processes, sys.argv[1:], report=lambda m: click.echo(m, err=True)))
     if show_status:
         from ingestion.landing.lock import lock_path
         from ingestion.landing.status import status

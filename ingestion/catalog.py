@@ -52,6 +52,19 @@ class Tables:
         return f"{self.root}/{table}"
 
 
+ALREADY_CREATED = (
+    "TABLE_OR_VIEW_ALREADY_EXISTS",
+    "SCHEMA_ALREADY_EXISTS",
+    "AlreadyExistsException",
+)
+
+
+def created_meanwhile(exc: Exception) -> bool:
+    """Whether a ``create ... if not exists`` failed because another session created it
+    between the check and the creation."""
+    return any(marker in str(exc) for marker in ALREADY_CREATED)
+
+
 def create_table_sql(table: str, location: str, quarantine: bool, schema: str = SCHEMA) -> str:
     columns = COMMON_COLUMNS + (QUARANTINE_COLUMNS if quarantine else ()) + (PARTITION_COLUMN,)
     body = ",\n  ".join(f"{name} {kind} comment {quote(doc)}" for name, kind, doc in columns)
@@ -101,11 +114,20 @@ class Catalog:
         self._registered: set[tuple[str, str]] = set()
 
     def ensure_tables(self) -> None:
+        """Create the schema and both tables when absent. Landers starting together
+        race here: ``if not exists`` is checked, then the metastore refuses the second
+        creation, which means the table is there."""
         schema = self.tables.schema
-        sql.run(self.connection, f"create database if not exists {schema}")
-        for table, quarantine in ((RAW_TABLE, False), (QUARANTINE_TABLE, True)):
-            location = self.tables.location(table)
-            sql.run(self.connection, create_table_sql(table, location, quarantine, schema))
+        statements = [f"create database if not exists {schema}"] + [
+            create_table_sql(table, self.tables.location(table), quarantine, schema)
+            for table, quarantine in ((RAW_TABLE, False), (QUARANTINE_TABLE, True))
+        ]
+        for statement in statements:
+            try:
+                sql.run(self.connection, statement)
+            except sql.QueryFailed as exc:
+                if not created_meanwhile(exc):
+                    raise
 
     def add_partitions(self, table: str, dates: Iterable[str]) -> None:
         """Register the dates not registered yet, in one statement (one metastore call)."""

@@ -1,5 +1,6 @@
-"""One lander per topic and root at a time: a lock file in the stack's run dir refuses a
-second one, and names the pid of the one that holds it."""
+"""One lander per topic and root at a time on this machine (outside a group): a lock
+file in the stack's run dir refuses a second one, and names the pid of the one that
+holds it. Across machines the claims on HDFS (``fence``) keep landers apart."""
 
 from __future__ import annotations
 
@@ -43,6 +44,16 @@ def lock_path(run_dir: Path, topic: str, root: str) -> Path:
 def status_path(run_dir: Path, topic: str, root: str) -> Path:
     """Where a lander writes its progress report: one file per topic and root."""
     return lock_path(run_dir, topic, root).with_suffix(".status.json")
+
+
+def member_status_path(path: Path, pid: int) -> Path:
+    """The status file of one lander of a group: ``status_path``'s name with its pid."""
+    return path.with_name(path.name.replace(".status.json", f".{pid}.status.json"))
+
+
+def member_status_paths(path: Path) -> list[Path]:
+    """The status files the landers of a group wrote beside ``path``."""
+    return sorted(path.parent.glob(path.name.replace(".status.json", ".*.status.json")))
 
 
 def holder(lock: Path) -> int | None:

@@ -4,11 +4,25 @@ committed offsets, with the running lander's own figures when it reports."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from core.net import require_kafka
 from ingestion.landing.lander import LandConfig
-from ingestion.landing.lock import holder
+from ingestion.landing.lock import holder, member_status_paths
+
+
+def _alive(pid: object) -> bool:
+    """Whether a process of this machine with that pid runs."""
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def status(config: LandConfig, lock: Path | None = None) -> dict[str, object]:
@@ -46,6 +60,11 @@ def status(config: LandConfig, lock: Path | None = None) -> dict[str, object]:
     report = None
     if config.status_path is not None and config.status_path.exists():
         report = json.loads(config.status_path.read_text())
+    members = []
+    if config.status_path is not None:
+        for path in member_status_paths(config.status_path):
+            member = json.loads(path.read_text())
+            members.append({**member, "running": _alive(member.get("pid"))})
     return {
         "topic": config.topic,
         "group": config.group_id,
@@ -54,4 +73,5 @@ def status(config: LandConfig, lock: Path | None = None) -> dict[str, object]:
         "partitions": rows,
         "total_lag": sum(r["lag"] for r in rows),
         "last_report": report,
+        "group_landers": members,  # the last reports of landers run with --group
     }

@@ -20,6 +20,8 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from hdfs_native import WriteOptions
+
 from core.errors import UserError
 from ingestion.catalog import QUARANTINE_TABLE, RAW_TABLE, Tables
 from ingestion.landing.faults import Faults
@@ -140,16 +142,23 @@ class HdfsStore:
     def path(self, table: str, date: str, landed: LandedFile) -> str:
         return f"{self.tables.dir(table)}/{PARTITION_DIR_PREFIX}{date}/{landed.name}"
 
-    def recover(self, topic: str, report: Callable[[str], None] = lambda _: None) -> dict[int, int]:
-        """Next offset per partition, after its last complete batch.
+    def recover(
+        self,
+        topic: str,
+        partitions: Iterable[int],
+        report: Callable[[str], None] = lambda _: None,
+    ) -> dict[int, int]:
+        """Next offset of each of ``partitions``, after its last complete batch.
 
-        Parts of incomplete batches (and, defensively, of any batch after the first
-        incomplete one) are deleted: they will be landed again whole.
+        Parts of their incomplete batches (and, defensively, of any batch after the first
+        incomplete one) are deleted: they will be landed again whole. Other partitions'
+        files are not touched: another lander may be writing them.
         """
+        wanted = set(partitions)
         batches: dict[tuple[str, int, int, int], list[tuple[LandedFile, str]]] = {}
         for table in (RAW_TABLE, QUARANTINE_TABLE):
             for date, landed in self.landed(table):
-                if landed.topic == topic:
+                if landed.topic == topic and landed.partition in wanted:
                     batches.setdefault(landed.batch, []).append(
                         (landed, self.path(table, date, landed))
                     )
@@ -199,26 +208,37 @@ class HdfsStore:
         )
         return start
 
-    def prepare(self) -> int:
-        """Create both tables' folders and the temporary folder; delete temporary files
-        an earlier run left behind and return how many. The table folders exist before
-        the first message lands, so listing a table's files (dbt's changed_partitions)
-        finds an empty table, not a missing path."""
-        try:
-            orphans = [s for s in self.client.list_status(self.tables.tmp_dir) if not s.isdir]
-        except FileNotFoundError:
-            orphans = []
-        for status in orphans:
-            self.client.delete(status.path)
+    def prepare(self) -> None:
+        """Create both tables' folders and the temporary folder. The table folders exist
+        before the first message lands, so listing a table's files (dbt's
+        changed_partitions) finds an empty table, not a missing path. Temporary files go
+        per partition, when a lander claims it (``fence``)."""
         for folder in (self.tables.tmp_dir, *map(self.tables.dir, (RAW_TABLE, QUARANTINE_TABLE))):
             self.client.mkdirs(folder, create_parent=True)
-        return len(orphans)
 
-    def stage(self, landed: LandedFile, lines: list[bytes]) -> str:
-        """Write a part to a temporary file; return its path."""
-        tmp = f"{self.tables.tmp_dir}/{landed.name}.{uuid.uuid4().hex}"
+    def remove_loose_temporaries(self, topic: str, partition: int) -> int:
+        """Delete the partition's temporary files that an earlier version left directly in
+        the temporary folder (before staging folders per claim); return how many."""
+        try:
+            statuses = list(self.client.list_status(self.tables.tmp_dir))
+        except FileNotFoundError:
+            return 0
+        removed = 0
+        for status in statuses:
+            name = status.path.rpartition("/")[2].rpartition(".")[0]
+            landed = None if status.isdir else LandedFile.parse(name)
+            if landed is not None and (landed.topic, landed.partition) == (topic, partition):
+                self.client.delete(status.path)
+                removed += 1
+        return removed
+
+    def stage(self, staging: str, landed: LandedFile, lines: list[bytes]) -> str:
+        """Write a part to a temporary file in ``staging`` (a claim's folder); return its
+        path. The folder is not created here: once a newer claim deleted it, this
+        lander can write nothing more for the partition (``fence``)."""
+        tmp = f"{staging}/{landed.name}.{uuid.uuid4().hex}"
         data = b"".join(lines)
-        writer = self.client.create(tmp)
+        writer = self.client.create(tmp, WriteOptions(create_parent=False))
         try:
             half = len(data) // 2
             writer.write(data[:half])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -15,13 +16,27 @@ from core.net import require_kafka
 from ingestion.catalog import Catalog, Tables
 from ingestion.landing.faults import Faults
 from ingestion.landing.lander import LandConfig, Lander, Replay, Stats
-from ingestion.landing.lock import exclusive, lock_path, status_path
+from ingestion.landing.lock import exclusive, lock_path, member_status_path, status_path
 from ingestion.landing.store import HdfsStore
 
 
 def in_run_dir(config: LandConfig, run_dir: Path) -> LandConfig:
-    """``config`` writing its status file where ``edtrack land --status`` reads it."""
-    return dataclasses.replace(config, status_path=status_path(run_dir, config.topic, config.root))
+    """``config`` writing its status file where ``edtrack land --status`` reads it (in a
+    group, one file per lander process)."""
+    path = status_path(run_dir, config.topic, config.root)
+    if config.group:
+        path = member_status_path(path, os.getpid())
+    return dataclasses.replace(config, status_path=path)
+
+
+def member_report(pid: int) -> Callable[[str], None]:
+    """Progress lines of one lander of a group, which name it: several write to one
+    terminal."""
+
+    def report(line: str) -> None:
+        print(f"[lander {pid}] {line}", file=sys.stderr, flush=True)
+
+    return report
 
 
 def make_consumer(config: LandConfig):
@@ -32,6 +47,9 @@ def make_consumer(config: LandConfig):
         bootstrap_servers=config.bootstrap,
         **config.security,
         group_id=config.group_id,
+        session_timeout_ms=int(config.session_timeout_s * 1000),
+        heartbeat_interval_ms=max(1000, int(config.session_timeout_s * 1000) // 3),
+        metadata_max_age_ms=config.metadata_max_age_ms,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=max(config.max_message_bytes * 2, 1024 * 1024) * 8,
@@ -69,15 +87,18 @@ def land(
     """Run a lander until stopped (SIGTERM or SIGINT with ``handle_signals``) or, with
     ``until_caught_up``, until its lag is zero; close every connection it opened.
 
-    ``run_dir``: where the lock that keeps it the only lander of its topic and root is
-    held, and where it writes the status file ``edtrack land --status`` reads (None: no
-    lock, and the status file ``config`` names). ``login``: for a Thrift Server with
+    ``run_dir``: where the lock that keeps it the only lander of its topic and root on
+    this machine is held (not in a group: the group shares the topic), and where it
+    writes the status file ``edtrack land --status`` reads (None: no lock, and the
+    status file ``config`` names). ``login``: for a Thrift Server with
     LDAP auth on. ``hdfs_user``, ``hdfs_conf_dir``: see :func:`make_hdfs_client`.
     """
     lock = None
     if run_dir is not None:
-        lock = lock_path(run_dir, config.topic, config.root)
+        lock = None if config.group else lock_path(run_dir, config.topic, config.root)
         config = in_run_dir(config, run_dir)
+    if config.group and report is None:
+        report = member_report(os.getpid())
     with exclusive(lock, config.topic):
         login = login or sql.Login()
         tables = Tables(hdfs_url, config.root, config.schema)

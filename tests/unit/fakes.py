@@ -13,29 +13,71 @@ class FileStatus:
 
 
 class FakeHdfs:
-    """An in-memory HDFS: files map path -> bytes; directories are implied."""
+    """An in-memory HDFS namespace: files map path -> bytes; folders are those made with
+    ``mkdirs`` and those implied by a path below them. As in HDFS, ``create`` makes the
+    file at once, refuses an existing one without overwrite and a missing parent without
+    ``create_parent``; a file deleted while it is being written fails at close; a rename
+    needs its source."""
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.dirs: set[str] = set()
         self.renames: list[tuple[str, str]] = []
+        self._writing: dict[str, object] = {}  # path -> the writer that created it
+
+    def is_dir(self, path: str) -> bool:
+        prefix = path.rstrip("/") + "/"
+        return (
+            path.rstrip("/") in self.dirs
+            or any(d.startswith(prefix) for d in self.dirs)
+            or any(f.startswith(prefix) for f in self.files)
+        )
 
     def list_status(self, path: str, recursive: bool = False):
-        prefix = path.rstrip("/") + "/"
-        found = [p for p in self.files if p.startswith(prefix)]
-        if not found:
+        if not self.is_dir(path):
             raise FileNotFoundError(path)
-        for p in sorted(found):
+        prefix = path.rstrip("/") + "/"
+        below = {p for p in (*self.files, *self.dirs) if p.startswith(prefix)}
+        folders = {
+            prefix + rest.rsplit("/", n)[0]
+            for p in below
+            for rest in [p[len(prefix) :]]
+            for n in range(1, rest.count("/") + 1)
+        } | {d for d in self.dirs if d.startswith(prefix)}
+        entries = [(p, False) for p in self.files if p.startswith(prefix)]
+        entries += [(d, True) for d in folders]
+        for p, isdir in sorted(entries):
             if recursive or "/" not in p[len(prefix) :]:
-                yield FileStatus(p, False)
+                yield FileStatus(p, isdir)
 
     def mkdirs(self, path: str, create_parent: bool = False) -> None:
         self.dirs.add(path)
 
     def delete(self, path: str, recursive: bool = False) -> bool:
-        return self.files.pop(path, None) is not None
+        if path in self.files:
+            del self.files[path]
+            self._writing.pop(path, None)
+            return True
+        if not self.is_dir(path):
+            return False
+        prefix = path.rstrip("/") + "/"
+        inside = [f for f in self.files if f.startswith(prefix)]
+        if inside and not recursive:
+            raise OSError(f"{path} is not empty")
+        for f in inside:
+            del self.files[f]
+            self._writing.pop(f, None)
+        self.dirs = {d for d in self.dirs if d != path and not d.startswith(prefix)}
+        return True
 
-    def create(self, path: str):
+    def create(self, path: str, write_options=None):
+        overwrite = bool(getattr(write_options, "overwrite", False))
+        create_parent = getattr(write_options, "create_parent", True)
+        if path in self.files and not overwrite:
+            raise FileExistsError(path)
+        parent = path.rpartition("/")[0]
+        if not create_parent and not self.is_dir(parent):
+            raise FileNotFoundError(f"Parent directory doesn't exist: {parent}")
         fs = self
 
         class Writer:
@@ -52,11 +94,21 @@ class FakeHdfs:
                 self.close()
 
             def close(self) -> None:
+                if fs._writing.get(path) is not self:
+                    raise FileNotFoundError(f"File does not exist: {path} (deleted while open)")
+                del fs._writing[path]
                 fs.files[path] = b"".join(self.chunks)
 
-        return Writer()
+        writer = Writer()
+        self.files[path] = b""
+        self._writing[path] = writer
+        return writer
 
     def rename(self, src: str, dst: str, overwrite: bool = False) -> None:
+        if src not in self.files:
+            raise FileNotFoundError(f"rename source {src} is not found")
+        if dst in self.files and not overwrite:
+            raise FileExistsError(dst)
         self.files[dst] = self.files.pop(src)
         self.renames.append((src, dst))
 

@@ -30,6 +30,12 @@ def landed_rows(fs: FakeHdfs) -> dict[str, list[dict]]:
     return rows
 
 
+def table_files(fs: FakeHdfs) -> dict[str, bytes]:
+    """The files of both raw tables (not the lander's claims or temporary files)."""
+    folders = tuple(f"{TABLES.dir(t)}/" for t in (RAW_TABLE, QUARANTINE_TABLE))
+    return {path: data for path, data in fs.files.items() if path.startswith(folders)}
+
+
 def make_lander(consumer, fs, **config):
     config = LandConfig(bootstrap="unused", topic=TOPIC, write_threads=2, **config)
     return Lander(config, consumer, HdfsStore(fs, TABLES), FakeCatalog(), report=lambda _: None)
@@ -62,7 +68,7 @@ def test_a_batch_over_two_dates_is_one_file_per_date_named_as_parts_of_the_batch
     )
     fs = FakeHdfs()
     make_lander(consumer, fs).run(until_caught_up=True)
-    names = sorted(fs.files)
+    names = sorted(table_files(fs))
     prefix = f"{TABLES.dir(RAW_TABLE)}/kafka_date="
     assert names == [
         f"{prefix}2018-01-23/{LandedFile(TOPIC, 0, 0, 2, 1, 2).name}",
@@ -96,16 +102,36 @@ def test_recovery_resumes_after_the_last_complete_batch_and_drops_a_partial_one(
     ] = b""
     fs.files[f"{base}/{LandedFile(TOPIC, 1, 0, 4, 1, 2).name}"] = b""
     fs.files[f"{base}/{LandedFile('other-topic', 0, 0, 99, 1, 1).name}"] = b""
-    assert store.recover(TOPIC) == {0: 10, 1: 5}
+    assert store.recover(TOPIC, [0, 1]) == {0: 10, 1: 5}
     assert partial not in fs.files
 
 
-def test_orphaned_temporary_files_are_removed_and_table_folders_made_on_start():
+def test_recovery_touches_only_the_partitions_asked_for():
     fs = FakeHdfs()
-    fs.files[f"{TABLES.tmp_dir}/x.jsonl.abc"] = b"half a batch"
-    assert HdfsStore(fs, TABLES).prepare() == 1
-    assert fs.files == {}
+    store = HdfsStore(fs, TABLES)
+    base = f"{TABLES.dir(RAW_TABLE)}/kafka_date=2018-01-23"
+    mine = f"{base}/{LandedFile(TOPIC, 0, 10, 19, 1, 2).name}"
+    theirs = f"{base}/{LandedFile(TOPIC, 1, 10, 19, 1, 2).name}"  # another lander's, half renamed
+    fs.files[f"{base}/{LandedFile(TOPIC, 1, 0, 9, 1, 1).name}"] = b""
+    fs.files[mine] = fs.files[theirs] = b""
+    assert store.recover(TOPIC, [0]) == {0: 10}
+    assert mine not in fs.files and theirs in fs.files
+
+
+def test_table_folders_are_made_on_start_and_temporary_files_go_per_partition():
+    fs = FakeHdfs()
+    store = HdfsStore(fs, TABLES)
+    store.prepare()
     assert fs.dirs == {TABLES.tmp_dir, TABLES.dir(RAW_TABLE), TABLES.dir(QUARANTINE_TABLE)}
+    # Left directly in the temporary folder by an earlier version: one per partition.
+    for partition in (0, 1):
+        fs.files[f"{TABLES.tmp_dir}/{LandedFile(TOPIC, partition, 0, 9).name}.abc"] = b"half"
+    fs.files[f"{TABLES.tmp_dir}/{LandedFile('other', 0, 0, 9).name}.abc"] = b"half"
+    assert store.remove_loose_temporaries(TOPIC, 0) == 1
+    assert sorted(p.rpartition("/")[2].split("+")[:2] for p in fs.files) == [
+        ["assessment-attempts", "1"],
+        ["other", "0"],
+    ]
 
 
 def test_a_restarted_lander_lands_nothing_twice():
@@ -153,7 +179,7 @@ def files_of(fs: FakeHdfs) -> dict[str, bytes]:
             json.dumps({**json.loads(line), "ingested_at": None}).encode()
             for line in data.splitlines()
         )
-        for path, data in fs.files.items()
+        for path, data in table_files(fs).items()
     }
 
 
@@ -192,7 +218,7 @@ def test_replay_refills_a_lost_batch():
     fs = FakeHdfs()
     messages = land_seven_in_batches_of_three(fs)
     before = files_of(fs)
-    lost = next(p for p in fs.files if LandedFile.parse(p.rpartition("/")[2]).first == 3)
+    lost = next(p for p in table_files(fs) if LandedFile.parse(p.rpartition("/")[2]).first == 3)
     del fs.files[lost]
     consumer = FakeConsumer(TOPIC, messages)
     make_lander(consumer, fs, batch_records=3).run(until_caught_up=True, replays=[Replay(0, 3)])

@@ -131,8 +131,8 @@ class QuotaHdfs(FakeHdfs):
 
     full = True
 
-    def create(self, path: str):
-        if self.full:
+    def create(self, path: str, write_options=None):
+        if self.full and path.startswith(TABLES.tmp_dir):  # data, not the lander's claims
             raise RuntimeError(
                 "DSQuotaExceededException: The DiskSpace quota of /edtrack/raw is exceeded: "
                 "quota = 1024 B = 1 KB but diskspace consumed = 134217728 B = 128 MB\n"
@@ -163,12 +163,12 @@ def test_a_write_failure_after_some_batches_resumes_after_the_last_complete_one(
     creates = 0
     create = fs.create
 
-    def create_then_fill(path):
+    def create_then_fill(path, write_options=None):
         nonlocal creates
-        creates += 1
+        creates += path.startswith(TABLES.tmp_dir)
         if creates > 4:  # the first flush (two batches, two parts each) lands whole
             fs.full = True
-        return create(path)
+        return create(path, write_options)
 
     fs.create = create_then_fill
     with pytest.raises(HdfsWriteFailed):
@@ -384,10 +384,10 @@ def test_a_failed_close_is_not_repeated_when_the_writer_is_collected():
 
     inner = FailingInner()
     fs = FakeHdfs()
-    fs.create = lambda path: FileWriter(inner)
+    fs.create = lambda path, write_options=None: FileWriter(inner)
     store = HdfsStore(fs, TABLES)
     with pytest.raises(RuntimeError, match="Failed to complete file"):
-        store.stage(LandedFile(TOPIC, 0, 0, 0), [b"{}\n"])
+        store.stage(f"{TABLES.tmp_dir}/{TOPIC}+0/1", LandedFile(TOPIC, 0, 0, 0), [b"{}\n"])
     gc.collect()
     assert inner.closes == 1
 
