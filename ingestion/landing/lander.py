@@ -329,6 +329,7 @@ class Lander:
                 self.consumer.seek(tp, next_offsets[p])
             else:
                 self.consumer.seek_to_beginning(tp)
+            self.consumer.resume(tp)  # paused when fenced before: kafka-python keeps that
             self.claims[p] = claims[p]
             self.next_offset[p] = next_offsets.get(p)
             self.pending[p] = Pending()

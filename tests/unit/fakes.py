@@ -131,6 +131,9 @@ class FakeConsumer:
     def seek(self, tp, offset):
         self.positions[tp.partition] = offset
 
+    def resume(self, *tps):
+        pass
+
     def seek_to_beginning(self, tp):
         self.positions[tp.partition] = 0
 

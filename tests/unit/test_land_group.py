@@ -57,8 +57,11 @@ class GroupConsumer(FakeConsumer):
     def lose(self) -> None:
         self._next = ("lose", [])
 
-    def pause(self, *tps):
+    def pause(self, *tps):  # kept across rebalances, as kafka-python does
         self.paused.update(tp.partition for tp in tps)
+
+    def resume(self, *tps):
+        self.paused.difference_update(tp.partition for tp in tps)
 
     def poll(self, timeout_ms=0, max_records=500):
         if self._next is not None:
@@ -71,7 +74,6 @@ class GroupConsumer(FakeConsumer):
             else:
                 self.listener.on_partitions_revoked(current)
                 self.assigned = [TopicPartition(self.topic, p) for p in partitions]
-                self.paused.clear()
                 self.listener.on_partitions_assigned(set(self.assigned))
         live = [tp for tp in self.assigned if tp.partition not in self.paused]
         everything, self.assigned = self.assigned, live
@@ -472,3 +474,21 @@ def test_processes_pass_signals_on_and_exit_with_the_worst_code():
     assert lines[0] == "started 2 landers in one group: pids 1, 2"
     assert lines[-1] == "lander 2 exited 3"
     assert [c.signals for c in made] == [[signal.SIGTERM], [signal.SIGTERM]]
+
+
+def test_a_fenced_partition_handed_back_by_the_group_is_landed_again():
+    topic = messages(1, 6)
+    fs = FakeHdfs()
+    consumer = GroupConsumer(TOPIC, topic)
+    one = lander(consumer, fs)
+    one.start()
+    consumer.rebalance([0])
+    one.consume_once()  # 0-3 landed
+    one.consume_once()  # 4-5 pending
+    Fences(fs, TABLES).acquire(TOPIC, 0)  # someone claimed it meanwhile, then went away
+    one.flush_all()
+    assert 0 in consumer.paused and one.claims == {}
+    consumer.rebalance([0])
+    drain(one)
+    assert one.claims[0].epoch == 3 and 0 not in consumer.paused
+    every_message_once(fs, topic)
