@@ -232,19 +232,23 @@ def lander_settings() -> dict[str, object]:
 
 
 def landed_summary(stderr: Path) -> dict[str, float]:
-    """The lander's last progress line: landed, quarantined, files, its own rate."""
+    """The landers' last progress lines (one lander, or each of a group, whose lines
+    name it): landed, quarantined, files and their own rates, added up."""
     pattern = re.compile(
-        r"landed ([\d,]+) \(([\d,]+) quarantined\) in ([\d,]+) files, ([\d,.]+) records/s"
+        r"(?:\[lander (\d+)\] )?landed ([\d,]+) \(([\d,]+) quarantined\) in ([\d,]+) files, "
+        r"([\d,.]+) records/s"
     )
-    matches = pattern.findall(stderr.read_text(errors="replace"))
-    if not matches:
+    last: dict[str, tuple[str, ...]] = {}
+    for match in pattern.findall(stderr.read_text(errors="replace")):
+        last[match[0]] = tuple(value.replace(",", "") for value in match[1:])
+    if not last:
         sys.exit(f"the lander printed no progress line; see {stderr}")
-    landed, quarantined, files, rate = (value.replace(",", "") for value in matches[-1])
     return {
-        "landed": int(landed),
-        "quarantined": int(quarantined),
-        "files": int(files),
-        "records_per_s_reported": float(rate),
+        "landed": sum(int(v[0]) for v in last.values()),
+        "quarantined": sum(int(v[1]) for v in last.values()),
+        "files": sum(int(v[2]) for v in last.values()),
+        "records_per_s_reported": round(sum(float(v[3]) for v in last.values()), 1),
+        "landers": len(last),
     }
 
 

@@ -337,6 +337,12 @@ class Run:
         edtrack = self._measure("land edtrack", [self.edtrack, "land", "--until-caught-up"])
         landed = landed_summary(self.logs / f"[{self.count:,}] land edtrack.stderr")
         check("landed by edtrack", landed["landed"], self.count)
+        # The same topic again, into a folder of its own, by two landers in one group.
+        two_cmd = [self.edtrack, "land", "--until-caught-up", "--processes", "2"]
+        two_cmd += ["--group-id", "bench-two-landers", "--root", "/bench/two-landers"]
+        two = self._measure("land edtrack x2", [*two_cmd, "--schema", "bench_two_landers"])
+        two_landed = landed_summary(self.logs / f"[{self.count:,}] land edtrack x2.stderr")
+        check("landed by two edtrack landers", two_landed["landed"], self.count)
         consumed = self.tmp / "consumed.jsonl"
         kcat = self._measure(
             "land kcat (consume to a file)",
@@ -364,6 +370,10 @@ class Run:
         check("landed by Spark Structured Streaming", report["rows"], self.count)
         self.out["land"] = {
             "edtrack": {**with_rates(edtrack, self.count, self.value_bytes), **landed},
+            "edtrack_two_landers": {
+                **with_rates(two, self.count, self.value_bytes),
+                **two_landed,
+            },
             "kcat": with_rates(kcat, self.count, self.value_bytes),
             "spark_streaming": {**with_rates(spark, self.count, self.value_bytes), **report},
         }
@@ -640,11 +650,26 @@ def ratios(run: dict) -> dict:
         "land_vs_spark_streaming": round(
             land["spark_streaming"]["seconds"] / land["edtrack"]["seconds"], 3
         ),
+        **two_landers(land),
         "end_to_end_vs_seed_batch": round(e2e_seed / e2e_edtrack, 3),
         "end_to_end_edtrack_s": round(e2e_edtrack, 2),
         "end_to_end_seed_batch_s": round(e2e_seed, 2),
         "incremental_vs_full": round(
             run["dbt_incremental"]["seconds"] / run["dbt_full"]["seconds"], 3
+        ),
+    }
+
+
+def two_landers(land: dict) -> dict:
+    """Two landers in one group against one, and against Spark Structured Streaming
+    (absent from results written before the benchmark measured two)."""
+    two = land.get("edtrack_two_landers")
+    if two is None:
+        return {}
+    return {
+        "land_two_vs_one_lander": round(land["edtrack"]["seconds"] / two["seconds"], 3),
+        "land_two_landers_vs_spark_streaming": round(
+            land["spark_streaming"]["seconds"] / two["seconds"], 3
         ),
     }
 
