@@ -262,6 +262,8 @@ def _conf_dir(text: str) -> Path:
 
 
 # --- the settings -------------------------------------------------------------------------
+# Hadoop's own variable, which other tools of a user's shell set too.
+SHARED_ENV = "HADOOP_CONF_DIR"
 
 
 @dataclass(frozen=True)
@@ -334,7 +336,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("hdfs.user", "EDTRACK_HDFS_USER", _text, "User to act as on HDFS."),
     Setting(
         "hdfs.conf_dir",
-        "HADOOP_CONF_DIR",
+        SHARED_ENV,
         _conf_dir,
         "Hadoop client configuration (core-site.xml, hdfs-site.xml): where a nameservice "
         "is defined.",
@@ -444,6 +446,20 @@ class Endpoints:
     @property
     def thrift_ssl_cafile(self) -> Path | None:
         return self.values["thrift.ssl_cafile"]
+
+    def advice(self, key: str) -> str:
+        """What to do when the address of setting ``key`` does not answer: start the
+        local stack, or check the setting where it was given."""
+        source = self.sources[key]
+        if source == "local stack":
+            return (
+                "Start the local stack with 'edtrack stack up', or point edtrack at your "
+                "clusters ('edtrack config --help')."
+            )
+        return (
+            f"That address is {key}, from {source}: check it and that the service runs "
+            "('edtrack config' shows every setting and where it came from)."
+        )
 
     def kafka_security(self) -> dict[str, Any]:
         """:meth:`kafka_options` without the brokers: what every client of the same
@@ -574,6 +590,16 @@ def _check_keys(mapping: Mapping[str, Any], what: str) -> None:
         raise ValueError(f"unknown setting key(s) in {what}: {', '.join(unknown)}")
 
 
+def _shared_conf_dir(setting: Setting, text: str, source: str) -> tuple[Any, str]:
+    """``HADOOP_CONF_DIR`` that is not a Hadoop client configuration is left out, with
+    the reason in its source (``edtrack config`` shows it), instead of stopping every
+    command, most of which use no HDFS: it belongs to the user's shell, not to edtrack."""
+    try:
+        return setting.parse(text), source
+    except ValueError as exc:
+        return None, f"{source} = {text!r}, ignored: {exc}"
+
+
 def _parse(setting: Setting, text: str, source: str) -> Any:
     try:
         return setting.parse(text)
@@ -671,6 +697,8 @@ def resolve(
             given = None
         if given is None:
             values[key], sources[key] = None, "not set"
+        elif given[1] == f"environment {SHARED_ENV}" and key == "hdfs.conf_dir":
+            values[key], sources[key] = _shared_conf_dir(setting, *given)
         else:
             text, source = given
             values[key], sources[key] = _parse(setting, text, source), source

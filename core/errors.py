@@ -15,6 +15,16 @@ class UserError(Exception):
 
 
 class ServiceUnavailable(UserError):
-    """A service of the stack (Kafka, HDFS, metastore, Thrift Server) cannot be reached."""
+    """A service of the stack (Kafka, HDFS, metastore, Thrift Server) cannot be reached.
+
+    ``setting``: the endpoint setting whose address did not answer (``thrift.host``); the
+    CLI then says where that address came from and what to do about it.
+    """
 
     exit_code = 3
+
+    def __init__(
+        self, message: str, *, detail: str | None = None, setting: str | None = None
+    ) -> None:
+        super().__init__(message, detail=detail)
+        self.setting = setting

@@ -18,8 +18,9 @@ def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
 
 
 def split_hostport(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    return host, int(port)
+    """``host:port`` or ``[ipv6]:port`` as (host, port)."""
+    host, _, port = address.strip().rpartition(":")
+    return host.removeprefix("[").removesuffix("]"), int(port)
 
 
 # How long a program on the Kafka port has to answer Kafka's own handshake.
@@ -34,9 +35,9 @@ def require_kafka(
     """Fail at once, in one sentence, when no broker listens (clients retry for 30 s),
     and within ``handshake_s`` when what listens does not speak Kafka. ``security``:
     kafka-python's TLS / SASL options (``Endpoints.kafka_security``)."""
-    if not any(port_open(*split_hostport(a.strip())) for a in bootstrap.split(",")):
+    if not any(port_open(*split_hostport(a)) for a in bootstrap.split(",")):
         raise ServiceUnavailable(
-            f"No Kafka broker answers at {bootstrap}: start the stack with 'edtrack stack up'."
+            f"No Kafka broker answers at {bootstrap}.", setting="kafka.bootstrap_servers"
         )
     from kafka.admin import KafkaAdminClient
     from kafka.errors import KafkaError
@@ -50,6 +51,7 @@ def require_kafka(
     except KafkaError as exc:
         raise ServiceUnavailable(
             f"Something listens at {bootstrap} but does not answer as a Kafka broker within "
-            f"{handshake_s:.0f} s ({type(exc).__name__}): check the address "
-            "(EDTRACK_KAFKA_PORT, --port-offset) or the broker's log."
+            f"{handshake_s:.0f} s ({type(exc).__name__}): check the address, its security "
+            "settings or the broker's log.",
+            setting="kafka.bootstrap_servers",
         ) from None

@@ -82,8 +82,8 @@ def connect(
                 f"{username!r}: check EDTRACK_USER and EDTRACK_PASSWORD."
             ) from exc
         raise ServiceUnavailable(
-            f"The Spark Thrift Server at {host}:{port} is not answering "
-            f"({type(exc).__name__}): start the stack with 'edtrack stack up'."
+            f"The Spark Thrift Server at {host}:{port} is not answering ({type(exc).__name__}).",
+            setting="thrift.host",
         ) from exc
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import click
 
 from core.endpoints import SETTINGS as ENDPOINT_SETTINGS
-from core.errors import UserError
+from core.errors import ServiceUnavailable, UserError
 from ingestion.landing.lander import LandConfig
 from ingestion.topic import DEFAULT_TOPIC
 
@@ -163,8 +163,22 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except ServiceUnavailable as error:
+            _fail(_with_advice(error, ctx.obj))
         except UserError as error:
             _fail(error)
+
+
+def _with_advice(error: ServiceUnavailable, obj: Context | None) -> UserError:
+    """``error`` with what to do, from where its address came (the local stack or a
+    setting the user gave)."""
+    if error.setting is None or obj is None:
+        return error
+    try:
+        advice = obj.endpoints.advice(error.setting)
+    except UserError:
+        return error
+    return ServiceUnavailable(f"{error} {advice}", detail=error.detail, setting=error.setting)
 
 
 @click.group(cls=Group)

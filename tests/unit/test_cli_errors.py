@@ -22,6 +22,27 @@ def _free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
+def test_an_address_the_user_gave_is_named_with_where_it_came_from(tmp_path, monkeypatch):
+    offset = free_port_offset()
+    export = tmp_path / "export.jsonl"
+    export.write_text('{"keen_id": "a"}\n')
+    monkeypatch.setenv("EDTRACK_KAFKA_BOOTSTRAP_SERVERS", f"[::1]:{9092 + offset}")
+    runner = CliRunner()
+    result = runner.invoke(main, ["--state-dir", str(tmp_path), "publish", str(export)])
+    assert result.exit_code == 3, result.output
+    assert result.output == (
+        f"edtrack: No Kafka broker answers at [::1]:{9092 + offset}. That address is "
+        "kafka.bootstrap_servers, from environment EDTRACK_KAFKA_BOOTSTRAP_SERVERS: check it "
+        "and that the service runs ('edtrack config' shows every setting and where it came "
+        "from).\n"
+    )
+    args = ["--thrift-host", "127.0.0.1", "--thrift-port", str(10000 + offset), "sql", "select 1"]
+    result = runner.invoke(main, ["--state-dir", str(tmp_path), *args])
+    assert result.exit_code == 3, result.output
+    assert "is not answering" in result.output
+    assert "That address is thrift.host, from flag --thrift-host" in result.output
+
+
 @pytest.mark.parametrize(
     ("args", "code", "sentence"),
     [
@@ -29,7 +50,7 @@ def _free(port: int) -> bool:
         pytest.param(
             ["publish", "/nonexistent/export.json"], 2, "does not exist", id="publish-missing-file"
         ),
-        pytest.param(["land", "--until-caught-up"], 3, "start the stack", id="land-no-stack"),
+        pytest.param(["land", "--until-caught-up"], 3, "Start the local stack", id="land-no-stack"),
         pytest.param(["stack", "logs", "zookeeper"], 2, "Unknown service", id="unknown-service"),
     ],
 )

@@ -465,6 +465,18 @@ def test_hadoop_conf_dir_from_the_environment(conf_dir):
     assert endpoints.sources["hdfs.conf_dir"] == "environment HADOOP_CONF_DIR"
 
 
+def test_a_stale_hadoop_conf_dir_is_left_out_and_says_why(tmp_path):
+    endpoints = resolve(env={"HADOOP_CONF_DIR": str(tmp_path)}, defaults=LOCAL)
+    assert endpoints.hdfs_conf_dir is None
+    assert endpoints.sources["hdfs.conf_dir"] == (
+        f"environment HADOOP_CONF_DIR = {str(tmp_path)!r}, ignored: it holds neither "
+        "core-site.xml nor hdfs-site.xml"
+    )
+    # Given to edtrack itself, the same folder is an error.
+    message = refused(flags={"hdfs.conf_dir": str(tmp_path)}, defaults=LOCAL)
+    assert "is not valid: it holds neither" in message
+
+
 def test_an_ha_nameservice_url_resolves_without_a_port():
     endpoints = resolve(env={"EDTRACK_HDFS_URL": "hdfs://analytics"}, defaults=LOCAL)
     assert endpoints.hdfs_url == "hdfs://analytics"
