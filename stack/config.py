@@ -7,6 +7,7 @@ variables into a frozen :class:`StackConfig`; nothing reads the environment at i
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 from collections.abc import Mapping
@@ -56,6 +57,8 @@ SETTINGS_FILE = "stack.json"
 class StackConfig:
     state_dir: Path = PROJECT_ROOT / ".state"
     cache_dir: Path = PROJECT_ROOT / ".cache"
+    # The loopback address every service binds (``EDTRACK_STACK_HOST``): any address of
+    # 127.0.0.0/8, so that stacks differ by address as well as by port.
     host: str = "127.0.0.1"
     ports: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     # The shift applied to the default ports (``EDTRACK_PORT_OFFSET``); reported by
@@ -87,6 +90,11 @@ class StackConfig:
     postgres_bin: Path | None = None
 
     def __post_init__(self) -> None:
+        if not is_loopback(self.host):
+            raise UserError(
+                f"The local stack binds loopback addresses only (127.0.0.0/8), not "
+                f"{self.host!r}: set EDTRACK_STACK_HOST to one, such as 127.0.0.2."
+            )
         if self.auth not in AUTH_MODES:
             raise UserError(f"Unknown auth {self.auth!r}; choose one of {', '.join(AUTH_MODES)}.")
         if self.metastore_db not in METASTORE_BACKENDS:
@@ -128,6 +136,11 @@ class StackConfig:
     @property
     def hdfs_url(self) -> str:
         return f"hdfs://{self.host}:{self.ports['namenode']}"
+
+    @property
+    def hdfs_conf_dir(self) -> Path:
+        """The Hadoop client configuration `stack up` renders (its daemons read it too)."""
+        return self.service_dir("hdfs") / "conf"
 
     @property
     def metastore_uri(self) -> str:
@@ -178,6 +191,7 @@ class StackConfig:
             "auth": self.auth,
             "metastore": self.metastore_db,
             "table_format": self.table_format,
+            "host": self.host,
         }
 
     def endpoint_defaults(self) -> dict[str, str]:
@@ -192,6 +206,12 @@ class StackConfig:
             "thrift.auth": "LDAP" if self.auth == "ldap" else "NONE",
             # The seeded directory user with LDAP; any name without (edtrack's own).
             "thrift.user": self.ldap_user if self.auth == "ldap" else Login.user,
+            # Once rendered: how HDFS clients reach the DataNode (by its hostname).
+            **(
+                {"hdfs.conf_dir": str(self.hdfs_conf_dir)}
+                if (self.hdfs_conf_dir / "hdfs-site.xml").is_file()
+                else {}
+            ),
         }
 
     def client_env(self) -> dict[str, str]:
@@ -208,6 +228,14 @@ class StackConfig:
         }
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is an IPv4 loopback address (127.0.0.0/8)."""
+    try:
+        return ipaddress.IPv4Address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def settings_path(state_dir: Path) -> Path:
     return state_dir / SETTINGS_FILE
 
@@ -221,7 +249,8 @@ def load_settings(state_dir: Path) -> dict[str, str]:
         return {}
     except ValueError:
         raise UserError(f"{path} is not valid JSON; delete it and run 'stack up' again.") from None
-    return {k: str(v) for k, v in data.items() if k in ("auth", "metastore", "table_format")}
+    kept = ("auth", "metastore", "table_format", "host")
+    return {k: str(v) for k, v in data.items() if k in kept}
 
 
 def load_ports(state_dir: Path) -> dict[str, int]:
@@ -288,6 +317,9 @@ def from_env(
     if env.get("JAVA_HOME"):
         kwargs["java_home"] = Path(env["JAVA_HOME"])
     persisted = load_settings(Path(kwargs.get("state_dir", StackConfig.state_dir)))  # type: ignore[arg-type]
+    chosen_host = env.get("EDTRACK_STACK_HOST") or persisted.get("host")
+    if chosen_host:
+        kwargs["host"] = chosen_host.strip()
     chosen_auth = auth or env.get("EDTRACK_AUTH") or persisted.get("auth")
     if chosen_auth:
         kwargs["auth"] = chosen_auth.strip().lower()

@@ -68,7 +68,7 @@ class Runtime:
         env["JAVA_HOME"] = str(find_java(self.config))
         env["SPARK_HOME"] = str(spark_home())
         env["SPARK_CONF_DIR"] = str(self.config.service_dir("spark") / "conf")
-        env["HADOOP_CONF_DIR"] = str(self.config.service_dir("hdfs") / "conf")
+        env["HADOOP_CONF_DIR"] = str(self.config.hdfs_conf_dir)
         env["SPARK_LOCAL_IP"] = self.config.host
         env["TZ"] = "UTC"
         return env

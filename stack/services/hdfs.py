@@ -58,7 +58,7 @@ def _write_webapps(root) -> None:
 def _client(config: StackConfig):
     from hdfs_native import Client
 
-    return Client(config.hdfs_url)
+    return Client(config.hdfs_url, config_dir=str(config.hdfs_conf_dir))
 
 
 def check_namenode(config: StackConfig) -> None:

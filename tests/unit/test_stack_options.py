@@ -76,9 +76,21 @@ def test_metastore_choice_is_kept_and_read_back(tmp_path: Path):
         "auth": "ldap",
         "metastore": "postgres",
         "table_format": "iceberg",
+        "host": "127.0.0.1",
     }
     again = from_env({}, state_dir=tmp_path)
     assert (again.auth, again.metastore_db) == ("ldap", "postgres")
+
+
+def test_the_stack_host_is_a_loopback_address_kept_for_later_commands(tmp_path: Path):
+    config = from_env({"EDTRACK_STACK_HOST": "127.0.1.2"}, state_dir=tmp_path)
+    assert (config.host, config.kafka_bootstrap) == ("127.0.1.2", "127.0.1.2:9092")
+    assert config.endpoint_defaults()["thrift.host"] == "127.0.1.2"
+    save_settings(config)
+    assert from_env({}, state_dir=tmp_path).host == "127.0.1.2"
+    for wrong in ("10.0.0.5", "stack.example.com", "::1"):
+        with pytest.raises(UserError, match="loopback addresses only .* EDTRACK_STACK_HOST"):
+            from_env({"EDTRACK_STACK_HOST": wrong}, state_dir=tmp_path)
 
 
 @pytest.mark.parametrize(
