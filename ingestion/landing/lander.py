@@ -316,7 +316,15 @@ class Lander:
 
         topic = self.config.topic
         with hdfs_writes(self.store.tables.root):
-            claims = {p: self.fences.acquire(topic, p) for p in partitions}
+            claims, overtaken = {}, []
+            for p in partitions:
+                try:
+                    claims[p] = self.fences.acquire(topic, p)
+                except Fenced:  # a newer claim appeared while this one was taken
+                    overtaken.append(p)
+            if overtaken:
+                self._fenced(overtaken)  # outside a group: one sentence, stop
+                partitions = [p for p in partitions if p not in overtaken]
             loose = sum(self.store.remove_loose_temporaries(topic, p) for p in partitions)
             if loose:
                 self.report(f"removed {loose} orphaned temporary file(s)")

@@ -492,3 +492,25 @@ def test_a_fenced_partition_handed_back_by_the_group_is_landed_again():
     drain(one)
     assert one.claims[0].epoch == 3 and 0 not in consumer.paused
     every_message_once(fs, topic)
+
+
+def test_a_claim_overtaken_while_a_group_lander_takes_it_leaves_that_partition_alone():
+    topic = messages(2, 4)
+    fs = FakeHdfs()
+    consumer = GroupConsumer(TOPIC, topic)
+    lines: list[str] = []
+    one = lander(consumer, fs, lines)
+    one.start()
+    mkdirs = fs.mkdirs
+
+    def newer_claim_of_partition_1(path, create_parent=False):
+        mkdirs(path, create_parent)
+        if path.endswith(f"{TOPIC}+1/{1:020d}"):
+            fs.files[f"{one.fences.owners_dir(TOPIC, 1)}/{2:020d}"] = b"{}"
+
+    fs.mkdirs = newer_claim_of_partition_1
+    consumer.rebalance([0, 1])
+    drain(one)
+    assert sorted(one.claims) == [0] and 1 in consumer.paused
+    assert {p for p, _ in landed(fs)} == {0}
+    assert any(line.startswith("fenced: another lander took partition(s) 1") for line in lines)
