@@ -7,11 +7,13 @@ own stack on the default ports is left alone.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,17 +38,24 @@ def _interrupt(signum: int, _frame) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-@pytest.fixture(scope="session")
-def stack(stack_config: StackConfig):
-    # SIGTERM (a CI timeout, `kill`) interrupts like Ctrl-C, so the stack below is still
-    # stopped instead of leaving its daemons holding the test ports.
+@contextlib.contextmanager
+def running(config: StackConfig, label: str = "stack") -> Iterator[Stack]:
+    """A private stack, up for the duration and stopped at the end, also when tests fail.
+    SIGTERM (a CI timeout, `kill`) interrupts like Ctrl-C, so the stack is still stopped
+    instead of leaving its daemons holding the test ports."""
     signal.signal(signal.SIGTERM, _interrupt)
-    launcher = Stack(stack_config, log=lambda m: print(f"[stack] {m}", flush=True))
+    launcher = Stack(config, log=lambda m: print(f"[{label}] {m}", flush=True))
     try:
         launcher.up()
         yield launcher
     finally:
         launcher.down()
+
+
+@pytest.fixture(scope="session")
+def stack(stack_config: StackConfig):
+    with running(stack_config) as launcher:
+        yield launcher
 
 
 class Cli:

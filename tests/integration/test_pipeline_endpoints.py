@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -22,9 +21,8 @@ import pytest
 from core.project import PROJECT_ROOT
 from ingestion.generate import generate, write
 from stack.config import from_env
-from stack.launcher import Stack
 
-from .conftest import BIN, _interrupt
+from .conftest import BIN, running
 from .expected import popularity
 
 pytestmark = pytest.mark.integration
@@ -35,17 +33,14 @@ RECORDS = 400
 
 @pytest.fixture(scope="module")
 def elsewhere():
-    signal.signal(signal.SIGTERM, _interrupt)
     state = Path(tempfile.mkdtemp(prefix="edtrack-elsewhere-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDTRACK_")}
     offset = int(os.environ.get("EDTRACK_TEST_PORT_OFFSET", "20000")) + OFFSET_SHIFT
     config = from_env({**env, "EDTRACK_STACK_HOST": HOST}, state_dir=state, port_offset=offset)
-    launcher = Stack(config, log=lambda m: print(f"[stack on {HOST}] {m}", flush=True))
     try:
-        launcher.up()
-        yield launcher
+        with running(config, f"stack on {HOST}") as launcher:
+            yield launcher
     finally:
-        launcher.down()
         shutil.rmtree(state, ignore_errors=True)
 
 

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -28,11 +27,10 @@ import pytest
 
 from core.project import PROJECT_ROOT
 from stack.config import from_env
-from stack.launcher import Stack
 from stack.secrets_file import password
 from stack.services.base import spark_home
 from stack.services.postgres import psql
-from tests.integration.conftest import Cli, _interrupt
+from tests.integration.conftest import Cli, running
 
 pytestmark = pytest.mark.integration
 BATCH = Path(__file__).with_name("spark_batch.py")
@@ -42,8 +40,6 @@ LOGIN_VARS = ("EDTRACK_AUTH", "EDTRACK_METASTORE", "EDTRACK_USER", "EDTRACK_PASS
 
 @pytest.fixture(scope="module")
 def secured():
-    # SIGTERM (a CI timeout, `kill`) interrupts like Ctrl-C, so the stack is still stopped.
-    signal.signal(signal.SIGTERM, _interrupt)
     # Not under pytest's tmp dir (mode 0700): as root, the stack runs PostgreSQL as user
     # postgres, which must be able to reach the state dir.
     state = Path(tempfile.mkdtemp(prefix="edtrack-secured-"))
@@ -51,12 +47,10 @@ def secured():
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDTRACK_")}
     offset = int(os.environ.get("EDTRACK_TEST_PORT_OFFSET", "20000")) + SECURED_OFFSET_SHIFT
     config = from_env(env, state_dir=state, port_offset=offset, auth="ldap", metastore="postgres")
-    launcher = Stack(config, log=lambda m: print(f"[secured stack] {m}", flush=True))
     try:
-        launcher.up()
-        yield launcher
+        with running(config, "secured stack") as launcher:
+            yield launcher
     finally:
-        launcher.down()
         shutil.rmtree(state, ignore_errors=True)
 
 

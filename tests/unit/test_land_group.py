@@ -103,6 +103,20 @@ def lander(consumer, fs, lines: list[str] | None = None, group=True, **config) -
     return Lander(config, consumer, HdfsStore(fs, TABLES), FakeCatalog(), report=log.append)
 
 
+def member(
+    topic: dict, fs: FakeHdfs, partitions: list[int] | None = None, **config
+) -> tuple[GroupConsumer, Lander, list[str]]:
+    """A started lander of a group (its consumer and report lines); with ``partitions``,
+    the group hands it those at its next poll."""
+    consumer = GroupConsumer(TOPIC, topic, config.pop("committed", None))
+    lines: list[str] = []
+    one = lander(consumer, fs, lines, **config)
+    one.start()
+    if partitions is not None:
+        consumer.rebalance(partitions)
+    return consumer, one, lines
+
+
 def landed(fs: FakeHdfs) -> collections.Counter:
     """(partition, offset) -> copies, over both tables."""
     copies: collections.Counter = collections.Counter()
@@ -232,11 +246,7 @@ def test_a_revoked_partition_lands_its_open_batch_and_its_next_owner_resumes_aft
 def test_a_lander_evicted_from_the_group_drops_its_open_batches():
     topic = messages(1, 6)
     fs = FakeHdfs()
-    consumer = GroupConsumer(TOPIC, topic)
-    lines: list[str] = []
-    one = lander(consumer, fs, lines)
-    one.start()
-    consumer.rebalance([0])
+    consumer, one, lines = member(topic, fs, [0])
     one.consume_once()  # offsets 0-3 landed
     one.consume_once()  # 4-5 pending
     assert one.pending[0].offsets == [4, 5]
@@ -366,11 +376,7 @@ def test_outside_a_group_a_second_lander_stops_the_first_with_one_sentence():
 def test_a_commit_the_group_refuses_is_reported_and_landing_goes_on():
     topic = messages(1, 4)
     fs = FakeHdfs()
-    consumer = GroupConsumer(TOPIC, topic)
-    lines: list[str] = []
-    one = lander(consumer, fs, lines)
-    one.start()
-    consumer.rebalance([0])
+    consumer, one, lines = member(topic, fs, [0])
     consumer.refuse_commits = True
     one.consume_once()
     assert any(line.startswith("offsets not committed, the group is rebalancing") for line in lines)
