@@ -267,6 +267,7 @@ class Lander:
         self.stats = Stats(started=clock())
         self.stopping = False
         self._resumed: dict[int, int] = {}  # recovered in a rebalance, committed after it
+        self._rejoin = False  # fenced in a group: join again at the next poll
         self._pool = ThreadPoolExecutor(config.write_threads, thread_name_prefix="stage")
 
     # .. start-up ........................................................................
@@ -396,11 +397,29 @@ class Lander:
             self.pending.pop(p, None)
             self.next_offset.pop(p, None)
         self.consumer.pause(*(self._tp(p) for p in partitions))
+        self._rejoin = True
         self.report(
             f"fenced: another lander took partition(s) {listed} of {self.config.topic}; "
             "their unlanded batches are dropped here (the new owner lands them), and "
-            "they stay paused until the group rebalances"
+            "this lander joins the group again"
         )
+
+    def check_claims(self) -> None:
+        """Ask HDFS whether this lander still owns its partitions: after a long pause
+        Kafka may not have told it yet that the group moved on, the claims say so."""
+        lost = [p for p in sorted(self.claims) if not self._holds(p)]
+        if lost:
+            self._fenced(lost)
+
+    def _rejoin_group(self) -> None:
+        """Leave the group and join it again as a new member, so Kafka hands out the
+        partitions afresh (kafka-python may take long to notice it was evicted)."""
+        from ingestion.landing.rebalance import Rebalance
+
+        self.give_up(sorted(self.claims), finish=True)
+        self.consumer.unsubscribe()
+        self.consumer.subscribe(topics=[self.config.topic], listener=Rebalance(self))
+        self.report(f"rejoined group {self.config.group_id!r}: Kafka assigns its partitions")
 
     def _tp(self, partition: int):
         from kafka import TopicPartition
@@ -470,6 +489,9 @@ class Lander:
         from kafka.errors import KafkaError
 
         self._resumed = {}
+        if self._rejoin:
+            self._rejoin = False
+            self._rejoin_group()
         try:
             polled = self._kafka(
                 "polling",
@@ -683,6 +705,7 @@ class Lander:
                 self.stats.lag = self.lag()
                 caught_up = sum(self.stats.lag.values()) == 0
             if now - last_report >= self.config.progress_every_s:
+                self.check_claims()
                 self._progress()
                 last_report = now
             if until_caught_up and caught_up:

@@ -35,6 +35,19 @@ def lines(member: LanderProcess, what: str) -> int:
     return sum(line.split("] ", 1)[-1].startswith(what) for line in text.splitlines())
 
 
+def owns_partitions(member: LanderProcess) -> bool:
+    """Whether one of the member's landers holds partitions now: its last word on them
+    was 'took' (not 'gave up', 'lost' or 'fenced')."""
+    text = member.log.read_text(errors="replace") if member.log.exists() else ""
+    last: dict[str, str] = {}
+    for line in text.splitlines():
+        who, _, said = line.rpartition("] ")
+        for word in ("took partition", "gave up partition", "lost partition", "fenced:"):
+            if said.startswith(word):
+                last[who] = word
+    return "took partition" in last.values()
+
+
 def test_landers_in_a_group_killed_and_paused_at_random(rcli, tmp_path):
     rng = random.Random(1729)
     published = 0
@@ -60,6 +73,11 @@ def test_landers_in_a_group_killed_and_paused_at_random(rcli, tmp_path):
             time.sleep(rng.uniform(1.0, 4.0))
             action = rng.choice(["kill", "kill", "pause", "pause", "processes", "partitions"])
             victim = rng.randrange(len(members))
+            owners = [i for i, one in enumerate(members) if owns_partitions(one)]
+            if action == "pause" and not owners:
+                action = "kill"  # a member without partitions has nothing to lose
+            elif action == "pause":
+                victim = rng.choice(owners)
             if action == "kill":
                 members[victim].kill()
                 members[victim] = member(f"m{started}")

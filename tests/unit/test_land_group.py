@@ -50,6 +50,10 @@ class GroupConsumer(FakeConsumer):
     def subscribe(self, topics, listener):
         assert topics == [self.topic]
         self.listener = listener
+        self.subscriptions = getattr(self, "subscriptions", 0) + 1
+
+    def unsubscribe(self):  # leaves the group: no listener call, nothing assigned
+        self.assigned = []
 
     def rebalance(self, partitions: list[int]) -> None:
         self._next = ("assign", partitions)
@@ -497,6 +501,25 @@ def test_a_fenced_partition_handed_back_by_the_group_is_landed_again():
     consumer.rebalance([0])
     drain(one)
     assert one.claims[0].epoch == 3 and 0 not in consumer.paused
+    assert consumer.subscriptions == 2  # it left and joined the group again
+    every_message_once(fs, topic)
+
+
+def test_a_lander_that_kafka_has_not_told_yet_learns_from_its_claims_and_rejoins():
+    topic = messages(2, 4)
+    fs = FakeHdfs()
+    consumer, one, lines = member(topic, fs, [0, 1])
+    one.consume_once()  # both partitions landed, nothing pending
+    Fences(fs, TABLES).acquire(TOPIC, 1)  # the group gave 1 to another lander meanwhile
+    one.check_claims()
+    assert sorted(one.claims) == [0] and 1 in consumer.paused
+    assert any(line.startswith("fenced: another lander took partition(s) 1") for line in lines)
+    one.consume_once()  # leaves (landing 0's open batch first) and joins again
+    assert consumer.subscriptions == 2 and one.claims == {}
+    assert lines[-1] == "rejoined group 'edtrack-lander': Kafka assigns its partitions"
+    consumer.rebalance([0])
+    drain(one)
+    assert one.claims[0].epoch == 2
     every_message_once(fs, topic)
 
 
@@ -516,7 +539,13 @@ def test_a_claim_overtaken_while_a_group_lander_takes_it_leaves_that_partition_a
 
     fs.mkdirs = newer_claim_of_partition_1
     consumer.rebalance([0, 1])
-    drain(one)
+    one.consume_once()
     assert sorted(one.claims) == [0] and 1 in consumer.paused
     assert {p for p, _ in landed(fs)} == {0}
     assert any(line.startswith("fenced: another lander took partition(s) 1") for line in lines)
+    one.consume_once()  # joins the group again; the next assignment claims afresh
+    assert one.claims == {} and consumer.subscriptions == 2
+    consumer.rebalance([0, 1])
+    drain(one)
+    assert one.claims[1].epoch == 3
+    every_message_once(fs, topic)
