@@ -50,6 +50,7 @@ PER_FILE = 150
 PUBLISH_EVERY_S = 2.0
 PLAN = ["kill"] * 3 + ["kill-into-processes"] * 2 + ["pause"] * 5
 
+SPEAKER = re.compile(r"^\[lander (\d+)\] ")
 PROGRESS = re.compile(
     r"^\[lander (\d+)\] (took|gave up|lost|fenced: another lander took) "
     r"partition\(s\) ([\d, ]+) of "
@@ -76,9 +77,12 @@ class Member:
         return log.read_text(errors="replace") if log.exists() else ""
 
     def holdings(self) -> dict[int, set[int]]:
-        """Lander pid -> the partitions it holds, by its progress lines so far."""
+        """Lander pid -> the partitions it holds, by its progress lines so far (every
+        lander that has written a line, with none if it holds none)."""
         held: dict[int, set[int]] = {}
         for line in self.text().splitlines():
+            if speaker := SPEAKER.match(line):
+                held.setdefault(int(speaker[1]), set())
             match = PROGRESS.match(line)
             if not match:
                 continue
@@ -167,8 +171,14 @@ def noticed(target: Member, before: dict[int, int], holders: set[int]) -> bool:
 
 
 def settled(members: list[Member]) -> bool:
-    """Every partition held by exactly one live lander, by their logs."""
-    held = [p for m in members for ps in m.holdings().values() for p in ps]
+    """Every partition held by exactly one lander, and every lander of every member
+    up and holding at least one, by their logs."""
+    holdings = [m.holdings() for m in members]
+    if any(
+        len(h) != m.processes or not all(h.values()) for m, h in zip(members, holdings, strict=True)
+    ):
+        return False
+    held = [p for h in holdings for ps in h.values() for p in ps]
     return sorted(held) == list(range(PARTITIONS))
 
 
@@ -191,7 +201,7 @@ def test_landers_of_a_group_killed_replaced_and_paused_while_attempts_arrive(rcl
     try:
         wait_for(
             lambda: settled(members),
-            "the three members sharing the partitions",
+            "the three members sharing the partitions, each holding some",
             members,
             timeout=180,
         )
@@ -209,7 +219,11 @@ def test_landers_of_a_group_killed_replaced_and_paused_while_attempts_arrive(rcl
                 )
                 faults += 1
             else:
-                wait_for(lambda: settled(members), "the group settling before a pause", members)
+                wait_for(
+                    lambda: settled(members),
+                    "the group settling (each lander holding partitions) before a pause",
+                    members,
+                )
                 others = [m for m in members if m is not target]
                 holders = {pid for pid, ps in target.holdings().items() if ps}
                 lost = target.held()

@@ -10,6 +10,7 @@ one lander lands what is left, and the topic is reconciled with the raw tables.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -26,7 +27,7 @@ pytestmark = [pytest.mark.reliability, pytest.mark.reliability_full, pytest.mark
 PLACE = Place("grouped-attempts", "/edtrack/grouped", "grouped")
 GROUP = ("--group", "--group-id", "reliability-group", "--session-timeout", "6")
 SMALL_BATCHES = ("--batch-records", "150", "--batch-age", "1")
-ROUNDS = 12
+ROUNDS = 16
 PER_ROUND = 250
 
 
@@ -62,6 +63,17 @@ def test_landers_in_a_group_killed_and_paused_at_random(rcli, tmp_path):
         log = tmp_path / f"{name}.log"
         return LanderProcess(rcli, PLACE, log, *GROUP, *SMALL_BATCHES, *extra)
 
+    def settle() -> None:
+        """Wait until the group has landed everything published: a group that keeps
+        rebalancing (a kill blocks it for a session timeout) hands out nothing."""
+        deadline = time.monotonic() + 180
+        while True:
+            shown = rcli.run("land", "--status", *PLACE.args, *GROUP[1:3], check=False)
+            if shown.returncode == 0 and json.loads(shown.stdout)["total_lag"] == 0:
+                return
+            assert time.monotonic() < deadline, "\n".join(m.tail() for m in members)
+            time.sleep(1)
+
     publish(0)
     members = [member(f"m{i}") for i in range(3)]
     started = len(members)
@@ -69,9 +81,12 @@ def test_landers_in_a_group_killed_and_paused_at_random(rcli, tmp_path):
     zombies = faults = 0
     try:
         for i in range(1, ROUNDS + 1):
+            settle()
             publish(i)
-            time.sleep(rng.uniform(1.0, 4.0))
-            action = rng.choice(["kill", "kill", "pause", "pause", "processes", "partitions"])
+            time.sleep(rng.uniform(1.0, 4.0))  # the members are landing it
+            action = rng.choice(
+                ["kill", "kill", "pause", "pause", "pause", "processes", "partitions"]
+            )
             victim = rng.randrange(len(members))
             owners = [i for i, one in enumerate(members) if owns_partitions(one)]
             if action == "pause" and not owners:
