@@ -60,4 +60,9 @@ def run_landers(
     for child, code in zip(children, codes, strict=True):
         if code != 0:
             report(f"lander {child.pid} exited {code}")
-    return max(codes, key=abs) if codes else 0
+    return max((exit_status(code) for code in codes), default=0)
+
+
+def exit_status(returncode: int) -> int:
+    """A child's return code as a shell shows it: killed by signal N is 128 + N."""
+    return 128 - returncode if returncode < 0 else returncode

@@ -99,6 +99,12 @@ def land(
         config = in_run_dir(config, run_dir)
     if config.group and report is None:
         report = member_report(os.getpid())
+    # A SIGTERM before the lander exists (connecting takes seconds) stops it as soon as
+    # it does, with the same clean exit.
+    early: list[int] = []
+    if handle_signals:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda got, _frame: early.append(got))
     with exclusive(lock, config.topic):
         login = login or sql.Login()
         tables = Tables(hdfs_url, config.root, config.schema)
@@ -113,6 +119,8 @@ def land(
                 if handle_signals:
                     signal.signal(signal.SIGTERM, lander.stop)
                     signal.signal(signal.SIGINT, lander.stop)
+                    if early:
+                        lander.stop()
                 return lander.run(until_caught_up=until_caught_up, replays=replays)
             finally:
                 consumer.close()

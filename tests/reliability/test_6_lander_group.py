@@ -255,15 +255,23 @@ def test_landers_of_a_group_killed_replaced_and_paused_while_attempts_arrive(rcl
                 f"{publisher.published} published",
                 flush=True,
             )
+        publisher.stop()
+        # A lander takes SIGTERM as "flush, commit, exit 0" once it is up (its first line);
+        # one just started by the last round may not be yet.
+        wait_for(
+            lambda: all(len(m.holdings()) == m.processes for m in members),
+            "every lander of the last members up (its first line written)",
+            members,
+        )
+        for one in members:
+            code = one.lander.stop()
+            assert code == 0, f"{one.name} exited {code} on SIGTERM:\n{tails(members)}"
     except BaseException:
         publisher.done.set()
+        publisher.join(120)  # no publish left running into the stack's shutdown
         for one in members:
             one.lander.kill()  # SIGKILL ends a stopped process group too
         raise
-    publisher.stop()
-    for one in members:
-        code = one.lander.stop()
-        assert code == 0, f"{one.name} exited {code} on SIGTERM:\n{tails(members)}"
 
     land_until_caught_up(rcli, PLACE, *GROUP, *SMALL_BATCHES)
     check(rcli.config, PLACE, "landers of a group killed, replaced, paused", faults)

@@ -15,7 +15,12 @@ from core.errors import UserError
 from ingestion.catalog import QUARANTINE_TABLE, RAW_TABLE, Tables
 from ingestion.landing.fence import Claim, Fenced, Fences
 from ingestion.landing.lander import LandConfig, Lander
-from ingestion.landing.processes import child_command, run_landers, without_processes
+from ingestion.landing.processes import (
+    child_command,
+    exit_status,
+    run_landers,
+    without_processes,
+)
 from ingestion.landing.rebalance import Rebalance
 from ingestion.landing.store import HdfsStore
 
@@ -484,6 +489,10 @@ def test_processes_pass_signals_on_and_exit_with_the_worst_code():
     assert lines[0] == "started 2 landers in one group: pids 1, 2"
     assert lines[-1] == "lander 2 exited 3"
     assert [c.signals for c in made] == [[signal.SIGTERM], [signal.SIGTERM]]
+
+
+def test_a_child_killed_by_a_signal_exits_as_a_shell_shows_it():
+    assert [exit_status(code) for code in (0, 3, -15, -9)] == [0, 3, 143, 137]
 
 
 def test_a_fenced_partition_handed_back_by_the_group_is_landed_again():
