@@ -272,8 +272,6 @@ class Lander:
 
     # .. start-up ........................................................................
     def start(self, replays: Iterable[Replay] = ()) -> None:
-        from kafka import TopicPartition
-
         self.store.prepare()
         partitions = self._topic_partitions()
         self.catalog.ensure_tables()
@@ -291,7 +289,7 @@ class Lander:
                 "assigns its partitions"
             )
             return
-        self.consumer.assign([TopicPartition(self.config.topic, p) for p in sorted(partitions)])
+        self.consumer.assign([self._tp(p) for p in sorted(partitions)])
         self._commit_resumed(self.take(sorted(partitions), replays, verb="resuming"))
 
     def _topic_partitions(self) -> set[int]:
@@ -313,7 +311,6 @@ class Lander:
         """Claim ``partitions`` on HDFS (fencing their earlier owners), delete their
         leftovers, recover each one's next offset from the landed files and seek there.
         Runs inside Kafka's rebalance callback in a group: no blocking consumer calls."""
-        from kafka import TopicPartition
 
         topic = self.config.topic
         with hdfs_writes(self.store.tables.root):
@@ -333,7 +330,7 @@ class Lander:
                 self._discard(replay, set(partitions))
             next_offsets = self.store.recover(topic, partitions, self.report)
         for p in partitions:
-            tp = TopicPartition(topic, p)
+            tp = self._tp(p)
             if p in next_offsets:
                 self.consumer.seek(tp, next_offsets[p])
             else:
@@ -404,12 +401,15 @@ class Lander:
             "this lander joins the group again"
         )
 
-    def check_claims(self) -> None:
-        """Ask HDFS whether this lander still owns its partitions: after a long pause
-        Kafka may not have told it yet that the group moved on, the claims say so."""
-        lost = [p for p in sorted(self.claims) if not self._holds(p)]
+    def check_claims(self, partitions: Iterable[int] | None = None) -> list[int]:
+        """Ask HDFS whether this lander still owns ``partitions`` (default: all it
+        claimed): after a long pause Kafka may not have told it yet that the group
+        moved on, the claims say so. Drops the lost ones (``_fenced``); returns them."""
+        wanted = sorted(self.claims) if partitions is None else list(partitions)
+        lost = [p for p in wanted if not self._holds(p)]
         if lost:
             self._fenced(lost)
+        return lost
 
     def _rejoin_group(self) -> None:
         """Leave the group and join it again as a new member, so Kafka hands out the
@@ -440,8 +440,6 @@ class Lander:
             self._commit(offsets)
 
     def _discard(self, replay: Replay, partitions: set[int]) -> None:
-        from kafka import TopicPartition
-
         if replay.partition not in partitions:
             raise UserError(
                 f"Topic {self.config.topic!r} has no partition {replay.partition} "
@@ -449,7 +447,7 @@ class Lander:
             )
         offset = replay.offset
         if offset is None:
-            tp = TopicPartition(self.config.topic, replay.partition)
+            tp = self._tp(replay.partition)
             found = self.consumer.offsets_for_times({tp: replay.timestamp_ms})[tp]
             if found is None:
                 self.report(f"replay: partition {replay.partition} has no message that late")
@@ -553,9 +551,7 @@ class Lander:
             return
         # Nothing is committed for a partition another lander took meanwhile: its
         # files are in place (renamed before the fence), its new owner commits.
-        lost = [p for p in batches if not self._holds(p)]
-        if lost:
-            self._fenced(lost)
+        lost = self.check_claims(batches)
         offsets = {
             self._tp(p): OffsetAndMetadata(b.offsets[-1] + 1, "", -1)
             for p, b in batches.items()
