@@ -15,6 +15,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from core import pyhive_compat
@@ -49,6 +50,48 @@ class Login:
 _REJECTED = ("Error validating", "Bad status: 3", "Bad status: 4", "Authentication failed")
 
 
+def open_hive(
+    host: str,
+    port: int,
+    username: str = "edtrack",
+    password: str | None = None,
+    ssl_cafile: str | Path | None = None,
+):
+    """A PyHive connection, logged in through LDAP (SASL PLAIN) when given a password;
+    over TLS, checking the server's certificate and host name, when given a CA file."""
+    from pyhive import hive
+
+    pyhive_compat.install()
+    auth = "LDAP" if password else None
+    if ssl_cafile is None:
+        return hive.connect(host=host, port=port, username=username, password=password, auth=auth)
+    import ssl
+
+    import thrift_sasl
+    from pyhive.hive import get_installed_sasl
+    from thrift.transport.TSSLSocket import TSSLSocket
+
+    class TlsSocket(TSSLSocket):
+        def close(self) -> None:
+            # thrift 0.22 fails on closing a socket whose handshake failed, and PyHive
+            # closes it so: that AttributeError would hide why the connect failed.
+            if self.handle is not None:
+                super().close()
+
+    context = ssl.create_default_context(cafile=str(ssl_cafile))
+    socket = TlsSocket(host, port, ssl_context=context, server_hostname=host)
+    # PyHive's own transport for auth NONE and LDAP, on a TLS socket: any password
+    # stands in when the server checks none.
+    transport = thrift_sasl.TSaslClientTransport(
+        lambda: get_installed_sasl(
+            host=host, sasl_auth="PLAIN", username=username, password=password or "x"
+        ),
+        "PLAIN",
+        socket,
+    )
+    return hive.connect(thrift_transport=transport, username=username)
+
+
 def connect(
     host: str,
     port: int,
@@ -56,35 +99,74 @@ def connect(
     password: str | None = None,
     *,
     require_password: bool = False,
+    ssl_cafile: str | Path | None = None,
 ):
-    """A PyHive connection; with a password, it logs in through LDAP (SASL PLAIN).
+    """:func:`open_hive`, with every refusal as one sentence.
 
     ``require_password``: the server is known to check logins (the stack runs with LDAP
     auth), so a missing password is one sentence here rather than a refusal there.
     """
-    from pyhive import hive
+    import ssl
 
     if require_password and not password:
         raise UserError(
             f"The Spark Thrift Server at {host}:{port} requires an LDAP login: "
             "set EDTRACK_USER and EDTRACK_PASSWORD."
         )
-    pyhive_compat.install()
     # thrift logs a failed connect at ERROR on its own; the exception below says it once.
-    logging.getLogger("thrift.transport.TSocket").setLevel(logging.CRITICAL)
-    auth = "LDAP" if password else None
+    for name in ("thrift.transport.TSocket", "thrift.transport.TSSLSocket"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
-        return hive.connect(host=host, port=port, username=username, password=password, auth=auth)
+        return open_hive(host, port, username, password, ssl_cafile)
     except Exception as exc:  # thrift raises TTransportException, sasl its own
+        # thrift keeps only "Could not connect" of a failed handshake: ask ssl why.
+        inner = _tls_failure(host, port, ssl_cafile) if ssl_cafile is not None else None
+        if isinstance(inner, ssl.SSLCertVerificationError):
+            raise UserError(
+                f"The Spark Thrift Server at {host}:{port} presented a certificate that "
+                f"thrift.ssl_cafile ({ssl_cafile}) does not vouch for "
+                f"({inner.verify_message}): check that file and thrift.host."
+            ) from exc
+        if isinstance(inner, ssl.SSLError):
+            raise UserError(
+                f"The Spark Thrift Server at {host}:{port} did not answer over TLS "
+                f"({inner.reason}): unset thrift.ssl_cafile if it does not use TLS."
+            ) from exc
         if any(marker in str(exc) for marker in _REJECTED):
             raise UserError(
                 f"The Spark Thrift Server at {host}:{port} rejected the login of "
                 f"{username!r}: check EDTRACK_USER and EDTRACK_PASSWORD."
             ) from exc
+        if ssl_cafile is None and "read 0 bytes" in str(exc):
+            # A TLS port closes a plain connection without a word.
+            raise ServiceUnavailable(
+                f"The Spark Thrift Server at {host}:{port} closed the connection without "
+                "an answer: if it uses TLS, set thrift.ssl_cafile "
+                "(EDTRACK_THRIFT_SSL_CAFILE) to the CA file that signs its certificate."
+            ) from exc
         raise ServiceUnavailable(
             f"The Spark Thrift Server at {host}:{port} is not answering ({type(exc).__name__}).",
             setting="thrift.host",
         ) from exc
+
+
+def _tls_failure(host: str, port: int, cafile: str | Path) -> Exception | None:
+    """What goes wrong in a TLS handshake with ``host:port`` trusting ``cafile``, if
+    anything does (connection errors are the caller's to report)."""
+    import socket
+    import ssl
+
+    try:
+        context = ssl.create_default_context(cafile=str(cafile))
+        with (
+            socket.create_connection((host, port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname=host),
+        ):
+            return None
+    except ssl.SSLError as exc:
+        return exc
+    except OSError:
+        return None
 
 
 def run(

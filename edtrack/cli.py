@@ -46,6 +46,7 @@ class Context:
         self._auth: str | None = None
         self._metastore: str | None = None
         self._table_format: str | None = None
+        self._tls: bool | None = None
         self._config = None
 
     def late_options(self, state_dir: str | None = None, port_offset: int | None = None) -> None:
@@ -58,11 +59,16 @@ class Context:
         self._endpoints = None
 
     def choose(
-        self, auth: str | None, metastore: str | None, table_format: str | None = None
+        self,
+        auth: str | None,
+        metastore: str | None,
+        table_format: str | None = None,
+        tls: bool | None = None,
     ) -> None:
         """Flags of 'stack up' (win over EDTRACK_AUTH / EDTRACK_METASTORE /
-        EDTRACK_TABLE_FORMAT and stack.json)."""
+        EDTRACK_TABLE_FORMAT / EDTRACK_TLS and stack.json)."""
         self._auth, self._metastore, self._table_format = auth, metastore, table_format
+        self._tls = tls
         self._config = None
 
     @property
@@ -77,6 +83,7 @@ class Context:
                 auth=self._auth,
                 metastore=self._metastore,
                 table_format=self._table_format,
+                tls=self._tls,
             )
         return self._config
 
@@ -114,6 +121,7 @@ class Context:
             login.user,
             login.password,
             require_password=found.thrift_auth == "LDAP",
+            ssl_cafile=found.thrift_ssl_cafile,
         )
 
 
@@ -236,6 +244,13 @@ def stack() -> None:
     "stack's LDAP directory (ldap). Also EDTRACK_AUTH; kept for later commands.",
 )
 @click.option(
+    "--tls/--no-tls",
+    default=None,
+    help="TLS on the Thrift Server's port, with a certificate the stack makes for its "
+    "address (clients get it as thrift.ssl_cafile). Also EDTRACK_TLS; kept for later "
+    "commands.",
+)
+@click.option(
     "--metastore",
     type=click.Choice(["derby", "postgres"]),
     default=None,
@@ -252,12 +267,16 @@ def stack() -> None:
 )
 @click.pass_obj
 def stack_up(
-    obj: Context, auth: str | None, metastore: str | None, table_format: str | None
+    obj: Context,
+    auth: str | None,
+    tls: bool | None,
+    metastore: str | None,
+    table_format: str | None,
 ) -> None:
     """Fetch jars (once), start every service and wait until each is healthy."""
     from stack.launcher import Stack
 
-    obj.choose(auth, metastore, table_format)
+    obj.choose(auth, metastore, table_format, tls)
     Stack(obj.config, log=lambda m: click.echo(f"stack: {m}", err=True)).up()
     _print_status(obj, "table")
 
@@ -291,6 +310,13 @@ def settings_summary(config) -> dict[str, object]:
         }
     if config.metastore_db == "postgres":
         summary["metastore_database"] = config.metastore_jdbc_url
+    summary["tls"] = config.tls
+    if config.tls:
+        summary |= {
+            "tls_ca_file": str(config.tls_cert_file),
+            "tls_truststore": str(config.tls_truststore),
+            "tls_truststore_password_file": str(config.tls_truststore_password_file),
+        }
     return summary
 
 
@@ -307,7 +333,14 @@ def settings_lines(config) -> list[str]:
         metastore = f"metastore: PostgreSQL ({config.metastore_jdbc_url})"
     else:
         metastore = f"metastore: Derby ({config.service_dir('metastore') / 'metastore_db'})"
-    return [auth, metastore, f"table format: {config.table_format}"]
+    if config.tls:
+        tls = (
+            f"TLS: on (clients trust {config.tls_cert_file}; JDBC: sslTrustStore="
+            f"{config.tls_truststore}, its password in {config.tls_truststore_password_file})"
+        )
+    else:
+        tls = "TLS: off"
+    return [auth, tls, metastore, f"table format: {config.table_format}"]
 
 
 def _print_status(obj: Context, fmt: str) -> bool:
@@ -758,6 +791,7 @@ def _run_lander(obj: Context, settings: dict, until_caught_up: bool, replays=())
         login=obj.login,
         hdfs_user=found.hdfs_user,
         hdfs_conf_dir=found.hdfs_conf_dir,
+        thrift_ssl_cafile=found.thrift_ssl_cafile,
         until_caught_up=until_caught_up,
         handle_signals=True,
         replays=replays,

@@ -32,6 +32,8 @@ def dbt_env(config: StackConfig) -> dict[str, str]:
     env.setdefault("DBT_PROFILES_DIR", str(PROJECT_ROOT / "profiles"))
     env["DBT_THRIFT_HOST"] = config.host
     env["DBT_THRIFT_PORT"] = str(config.ports["thrift"])
+    if config.tls:
+        env["EDTRACK_THRIFT_SSL_CAFILE"] = str(config.tls_cert_file)
     return env
 
 
@@ -99,6 +101,7 @@ def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int)
         login.user,
         login.password,
         require_password=config.auth == "ldap",
+        ssl_cafile=config.tls_cert_file if config.tls else None,
     )
     try:
         for name in DEMO_QUERIES:

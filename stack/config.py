@@ -79,6 +79,10 @@ class StackConfig:
     # client may change it for its own session: a default, not a cap.
     query_timeout_s: int = 0
     auth: str = "none"
+    # TLS on the Thrift Server's port (``--tls``, ``EDTRACK_TLS``): the stack makes a
+    # certificate for its address once (stack/tls.py); clients trust it by
+    # ``thrift.ssl_cafile``.
+    tls: bool = False
     metastore_db: str = "derby"
     table_format: str = "iceberg"
     ldap_suffix: str = "dc=edtrack,dc=local"
@@ -171,6 +175,36 @@ class StackConfig:
         return self.service_dir("ldap") / f"{self.ldap_user}.password"
 
     # --- metastore database (PostgreSQL) -----------------------------------------------
+    # --- TLS on the Thrift Server (--tls) -------------------------------------------------
+    @property
+    def tls_dir(self) -> Path:
+        return self.state_dir / "tls"
+
+    @property
+    def tls_cert_file(self) -> Path:
+        """The server's self-signed certificate (PEM): the CA file clients trust."""
+        return self.tls_dir / "thrift-server.pem"
+
+    @property
+    def tls_keystore(self) -> Path:
+        """The server's key and certificate (JKS), readable by the owner only."""
+        return self.tls_dir / "thrift-server.jks"
+
+    @property
+    def tls_truststore(self) -> Path:
+        """The certificate alone (JKS), for JDBC clients: beeline's sslTrustStore."""
+        return self.tls_dir / "truststore.jks"
+
+    @property
+    def tls_password_file(self) -> Path:
+        """The server keystore's password, generated once."""
+        return self.tls_dir / "keystore.password"
+
+    @property
+    def tls_truststore_password_file(self) -> Path:
+        """The truststore's own password (it guards no secret: JDBC URLs carry it)."""
+        return self.tls_dir / "truststore.password"
+
     @property
     def postgres_user(self) -> str:
         return "edtrack"
@@ -189,6 +223,7 @@ class StackConfig:
         """The choices that `stack up` persists for later commands."""
         return {
             "auth": self.auth,
+            "tls": "on" if self.tls else "off",
             "metastore": self.metastore_db,
             "table_format": self.table_format,
             "host": self.host,
@@ -206,6 +241,12 @@ class StackConfig:
             "thrift.auth": "LDAP" if self.auth == "ldap" else "NONE",
             # The seeded directory user with LDAP; any name without (edtrack's own).
             "thrift.user": self.ldap_user if self.auth == "ldap" else Login.user,
+            # Once made (stack/tls.py): the certificate clients trust.
+            **(
+                {"thrift.ssl_cafile": str(self.tls_cert_file)}
+                if self.tls and self.tls_cert_file.is_file()
+                else {}
+            ),
             # Once rendered: how HDFS clients reach the DataNode (by its hostname).
             **(
                 {"hdfs.conf_dir": str(self.hdfs_conf_dir)}
@@ -225,6 +266,8 @@ class StackConfig:
             "DBT_THRIFT_HOST": self.host,
             "DBT_THRIFT_PORT": str(self.ports["thrift"]),
             "DBT_PROFILES_DIR": str(PROJECT_ROOT / "profiles"),
+            # dbt's profiles turn TLS on when a CA file is named (profiles/profiles.yml).
+            **({"EDTRACK_THRIFT_SSL_CAFILE": str(self.tls_cert_file)} if self.tls else {}),
         }
 
 
@@ -249,7 +292,7 @@ def load_settings(state_dir: Path) -> dict[str, str]:
         return {}
     except ValueError:
         raise UserError(f"{path} is not valid JSON; delete it and run 'stack up' again.") from None
-    kept = ("auth", "metastore", "table_format", "host")
+    kept = ("auth", "tls", "metastore", "table_format", "host")
     return {k: str(v) for k, v in data.items() if k in kept}
 
 
@@ -277,6 +320,16 @@ def _parse_int(value: str, name: str) -> int:
         raise UserError(f"{name} must be a whole number, not {value!r}.") from None
 
 
+_SWITCH = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
+
+
+def _parse_switch(value: str, name: str) -> bool:
+    try:
+        return _SWITCH[value.strip().lower()]
+    except KeyError:
+        raise UserError(f"{name} must be on or off, not {value!r}.") from None
+
+
 def from_env(
     env: Mapping[str, str] | None = None,
     *,
@@ -286,14 +339,15 @@ def from_env(
     auth: str | None = None,
     metastore: str | None = None,
     table_format: str | None = None,
+    tls: bool | None = None,
 ) -> StackConfig:
     """Build the configuration from flags (keyword arguments) over environment variables.
 
     Flags win over ``EDTRACK_*`` variables, which win over the declared defaults.
     ``EDTRACK_<NAME>_PORT`` sets one port; ``EDTRACK_PORT_OFFSET`` shifts the defaults.
-    Auth, metastore backend and table format: flag, then ``EDTRACK_AUTH`` /
-    ``EDTRACK_METASTORE`` / ``EDTRACK_TABLE_FORMAT``, then what the last `stack up` on the
-    same state dir chose (``stack.json``), then the default.
+    Auth, TLS, metastore backend and table format: flag, then ``EDTRACK_AUTH`` /
+    ``EDTRACK_TLS`` / ``EDTRACK_METASTORE`` / ``EDTRACK_TABLE_FORMAT``, then what the last
+    `stack up` on the same state dir chose (``stack.json``), then the default.
     """
     env = os.environ if env is None else env
     if port_offset is None:
@@ -323,6 +377,10 @@ def from_env(
     chosen_auth = auth or env.get("EDTRACK_AUTH") or persisted.get("auth")
     if chosen_auth:
         kwargs["auth"] = chosen_auth.strip().lower()
+    if tls is not None:
+        kwargs["tls"] = tls
+    elif env.get("EDTRACK_TLS") or persisted.get("tls"):
+        kwargs["tls"] = _parse_switch(env.get("EDTRACK_TLS") or persisted["tls"], "EDTRACK_TLS")
     chosen_metastore = metastore or env.get("EDTRACK_METASTORE") or persisted.get("metastore")
     if chosen_metastore:
         kwargs["metastore_db"] = chosen_metastore.strip().lower()

@@ -61,6 +61,8 @@ def template_context(config: StackConfig) -> dict[str, object]:
         # Filled in for the metastore's own copy of hive-site.xml only (its
         # config_secrets).
         "metastore_db_password": None,
+        # Filled in for the Thrift Server's copy only, with --tls.
+        "thrift_keystore_password": None,
     }
 
 

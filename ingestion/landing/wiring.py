@@ -79,6 +79,7 @@ def land(
     login: sql.Login | None = None,
     hdfs_user: str | None = None,
     hdfs_conf_dir: Path | None = None,
+    thrift_ssl_cafile: Path | None = None,
     until_caught_up: bool = False,
     report: Callable[[str], None] | None = None,
     handle_signals: bool = False,
@@ -90,8 +91,9 @@ def land(
     ``run_dir``: where the lock that keeps it the only lander of its topic and root on
     this machine is held (not in a group: the group shares the topic), and where it
     writes the status file ``edtrack land --status`` reads (None: no lock, and the
-    status file ``config`` names). ``login``: for a Thrift Server with
-    LDAP auth on. ``hdfs_user``, ``hdfs_conf_dir``: see :func:`make_hdfs_client`.
+    status file ``config`` names). ``login``: for a Thrift Server with LDAP auth on;
+    ``thrift_ssl_cafile``: for one behind TLS. ``hdfs_user``, ``hdfs_conf_dir``: see
+    :func:`make_hdfs_client`.
     """
     lock = None
     if run_dir is not None:
@@ -108,7 +110,9 @@ def land(
     with exclusive(lock, config.topic):
         login = login or sql.Login()
         tables = Tables(hdfs_url, config.root, config.schema)
-        connection = sql.connect(thrift_host, thrift_port, login.user, login.password)
+        connection = sql.connect(
+            thrift_host, thrift_port, login.user, login.password, ssl_cafile=thrift_ssl_cafile
+        )
         try:
             consumer = make_consumer(config)
             try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from core.net import port_open
-from stack import jars
+from stack import jars, tls
 from stack.config import StackConfig
 from stack.secrets_file import password
 from stack.services.base import JAVA_SOURCES, Runtime, Service, Unhealthy, find_java, spark_home
@@ -43,6 +43,13 @@ def command(rt: Runtime) -> list[str]:
             "hive.server2.authentication.ldap.url": config.ldap_url,
             "hive.server2.authentication.ldap.baseDN": config.ldap_people_dn,
         }
+    if config.tls:
+        # The keystore's password is in the Thrift Server's own hive-site.xml (owner-only,
+        # config_secrets below), not on its command line.
+        hiveconf |= {
+            "hive.server2.use.SSL": "true",
+            "hive.server2.keystore.path": str(config.tls_keystore),
+        }
     args = [arg for key, value in hiveconf.items() for arg in ("--hiveconf", f"{key}={value}")]
     return [
         str(spark_home() / "bin" / "spark-submit"),
@@ -55,24 +62,35 @@ def command(rt: Runtime) -> list[str]:
 
 
 def thrift_login(config: StackConfig) -> dict[str, object]:
-    """How the stack's own checks log in: the seeded LDAP user when auth is on."""
-    if config.auth != "ldap":
-        return {"username": "edtrack"}
-    return {
-        "username": config.ldap_user,
-        "password": password(config.ldap_password_file),
-        "auth": "LDAP",
-    }
+    """How the stack's own checks log in: the seeded LDAP user when auth is on, over TLS
+    when the stack has it."""
+    login: dict[str, object] = {"username": "edtrack"}
+    if config.auth == "ldap":
+        login = {"username": config.ldap_user, "password": password(config.ldap_password_file)}
+    if config.tls:
+        login["ssl_cafile"] = config.tls_cert_file
+    return login
+
+
+def prepare(rt: Runtime) -> None:
+    if rt.config.tls:
+        tls.ensure_certificate(rt.config, find_java(rt.config))
+
+
+def keystore_password(config: StackConfig) -> dict[str, object]:
+    if not config.tls:
+        return {}
+    return {"thrift_keystore_password": password(config.tls_password_file)}
 
 
 def check(config: StackConfig) -> None:
     """``select 1`` over HiveServer2 returns 1."""
-    from pyhive import hive
+    from core.sql import open_hive
 
     if not port_open(config.host, config.ports["thrift"]):
         raise Unhealthy(f"nothing listens on {config.host}:{config.ports['thrift']}")
     try:
-        conn = hive.connect(host=config.host, port=config.ports["thrift"], **thrift_login(config))
+        conn = open_hive(config.host, config.ports["thrift"], **thrift_login(config))
         try:
             cursor = conn.cursor()
             cursor.execute("select 1")
@@ -90,6 +108,8 @@ SERVICE = Service(
     check,
     command,
     needs=lambda config: ("metastore", "datanode") + (("ldap",) if config.auth == "ldap" else ()),
+    config_secrets=keystore_password,
+    prepare=prepare,
     configs=(
         ("spark-defaults.conf.j2", "spark/conf/spark-defaults.conf"),
         ("hive-site.xml.j2", "spark/conf/hive-site.xml"),

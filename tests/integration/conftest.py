@@ -72,6 +72,8 @@ class Cli:
             "DBT_THRIFT_HOST": config.host,
             "DBT_THRIFT_PORT": str(config.ports["thrift"]),
         }
+        if config.tls:  # what `stack env` exports for dbt
+            self.env["EDTRACK_THRIFT_SSL_CAFILE"] = str(config.tls_cert_file)
 
     def run(
         self,

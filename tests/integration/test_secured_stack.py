@@ -1,11 +1,13 @@
-"""A stack started with LDAP auth and a PostgreSQL metastore, against the real services.
+"""A stack started with LDAP auth, TLS and a PostgreSQL metastore, against the real
+services.
 
-One private stack for this module (``stack up --auth ldap --metastore postgres``), on
+One private stack for this module (``stack up --auth ldap --tls --metastore postgres``), on
 its own state dir and ports (the test offset + 500), stopped at the end of the module,
 also on failure or SIGTERM. Clients log in as the user the stack seeds into its LDAP
-directory: PyHive, beeline, ``edtrack sql`` and dbt take the login from the environment
-and are refused with a wrong or missing password. A batch Spark application and the
-Thrift Server share the metastore on PostgreSQL.
+directory over TLS: PyHive, beeline, ``edtrack sql`` and dbt take the login from the
+environment and are refused with a wrong or missing password, a plain connection or a
+certificate they do not trust. A batch Spark application and the Thrift Server share the
+metastore on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -46,7 +48,9 @@ def secured():
     state.chmod(0o711)
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDTRACK_")}
     offset = int(os.environ.get("EDTRACK_TEST_PORT_OFFSET", "20000")) + SECURED_OFFSET_SHIFT
-    config = from_env(env, state_dir=state, port_offset=offset, auth="ldap", metastore="postgres")
+    config = from_env(
+        env, state_dir=state, port_offset=offset, auth="ldap", metastore="postgres", tls=True
+    )
     try:
         with running(config, "secured stack") as launcher:
             yield launcher
@@ -103,8 +107,10 @@ def test_status_says_auth_is_ldap_and_the_metastore_is_postgres(cli, secured):
     assert f"auth: LDAP ({secured.config.ldap_url}, users uid=<user>,ou=people," in table
     postgres_port = secured.config.ports["postgres"]
     assert f"metastore: PostgreSQL (jdbc:postgresql://127.0.0.1:{postgres_port}/metastore)" in table
+    assert f"TLS: on (clients trust {secured.config.tls_cert_file};" in table
     report = json.loads(cli.run("stack", "status", "--format", "json").stdout)
     assert report["auth"] == "ldap"
+    assert (report["tls"], report["tls_ca_file"]) == (True, str(secured.config.tls_cert_file))
     assert report["metastore"] == "postgres"
     assert report["ldap_url"] == f"ldap://127.0.0.1:{secured.config.ports['ldap']}"
     assert [s["service"] for s in report["services"] if s["healthy"]][-2:] == ["ldap", "thrift"]
@@ -114,6 +120,7 @@ def test_the_choices_are_kept_in_the_state_dir_for_later_commands(secured):
     kept = json.loads((secured.config.state_dir / "stack.json").read_text())
     assert kept == {
         "auth": "ldap",
+        "tls": "on",
         "metastore": "postgres",
         "table_format": "iceberg",
         "host": "127.0.0.1",
@@ -122,7 +129,7 @@ def test_the_choices_are_kept_in_the_state_dir_for_later_commands(secured):
     # A later command with nothing set reads them back.
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDTRACK_")}
     again = from_env(env, state_dir=secured.config.state_dir)
-    assert (again.auth, again.metastore_db) == ("ldap", "postgres")
+    assert (again.auth, again.metastore_db, again.tls) == ("ldap", "postgres", True)
 
 
 def test_changing_auth_under_a_running_stack_is_one_sentence(cli):
@@ -138,8 +145,18 @@ def test_secrets_are_readable_by_their_owner_only(secured):
         cfg.postgres_password_file,
         cfg.service_dir("ldap") / "slapd.conf",
         cfg.state_dir / "metastore/conf/hive-site.xml",
+        cfg.state_dir / "spark/conf/hive-site.xml",
+        cfg.tls_keystore,
+        cfg.tls_password_file,
     ):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert stat.S_IMODE(cfg.tls_dir.stat().st_mode) == 0o700
+    keystore_password = password(cfg.tls_password_file)
+    assert keystore_password in (cfg.state_dir / "spark/conf/hive-site.xml").read_text()
+    thrift = next(row for row in secured.status() if row["service"] == "thrift")
+    command_line = " ".join(psutil.Process(thrift["pid"]).cmdline())
+    assert "hive.server2.use.SSL=true" in command_line
+    assert keystore_password not in command_line
     db_password = password(cfg.postgres_password_file)
     assert db_password in (cfg.state_dir / "metastore/conf/hive-site.xml").read_text()
     assert db_password not in (cfg.state_dir / "spark/conf/hive-site.xml").read_text()
@@ -166,17 +183,20 @@ def test_ldap_and_postgres_listen_on_loopback_only(secured):
 # --- logins accepted -----------------------------------------------------------------------
 
 
-def test_pyhive_logs_in_through_ldap(secured, seeded):
-    from pyhive import hive
+def tls_connect(secured, **login):
+    """PyHive over TLS, trusting the stack's certificate (``core.sql.open_hive``)."""
+    from core.sql import open_hive
 
-    user, secret = seeded
-    conn = hive.connect(
-        host="127.0.0.1",
-        port=secured.config.ports["thrift"],
-        username=user,
-        password=secret,
-        auth="LDAP",
+    cafile = login.pop("ssl_cafile", secured.config.tls_cert_file)
+    return open_hive(
+        login.pop("host", "127.0.0.1"), secured.config.ports["thrift"], ssl_cafile=cafile, **login
     )
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_pyhive_logs_in_through_ldap_over_tls(secured, seeded, host):
+    user, secret = seeded
+    conn = tls_connect(secured, host=host, username=user, password=secret)
     try:
         cursor = conn.cursor()
         cursor.execute("select current_user(), 6 * 7")
@@ -185,13 +205,16 @@ def test_pyhive_logs_in_through_ldap(secured, seeded):
         conn.close()
 
 
-def beeline(port: int, *login: str) -> subprocess.CompletedProcess:
+def beeline(config, *login: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "SPARK_HOME": str(spark_home())}
+    trust = f"sslTrustStore={config.tls_truststore};trustStorePassword=" + password(
+        config.tls_truststore_password_file
+    )
     return subprocess.run(
         [
             str(spark_home() / "bin" / "beeline"),
             "-u",
-            f"jdbc:hive2://127.0.0.1:{port}/default",
+            f"jdbc:hive2://127.0.0.1:{config.ports['thrift']}/default;ssl=true;{trust}",
             *login,
             "-e",
             "select 6 * 7 as answer",
@@ -205,7 +228,7 @@ def beeline(port: int, *login: str) -> subprocess.CompletedProcess:
 
 def test_beeline_logs_in_with_user_and_password(secured, seeded):
     user, secret = seeded
-    result = beeline(secured.config.ports["thrift"], "-n", user, "-p", secret)
+    result = beeline(secured.config, "-n", user, "-p", secret)
     assert result.returncode == 0, result.stderr[-2000:]
     assert re.search(r"\|\s*42\s*\|", result.stdout), result.stdout[-2000:]
 
@@ -236,6 +259,25 @@ def test_hive_serde_tables_take_writes_from_one_login_session_after_another(cli,
     assert json.loads(result.stdout) == [{"total": 6, "n_rows": 3}]
 
 
+def test_the_lander_registers_its_tables_over_tls(cli, seeded, tmp_path):
+    from ingestion.generate import generate, write
+
+    records = list(generate(25, seed=11, days=2))
+    export = tmp_path / "export.jsonl"
+    write(iter(records), export)
+    env = logged_in(seeded)
+    cli.run("publish", str(export), env=env)
+    cli.run("land", "--until-caught-up", env=env)
+    result = cli.run(
+        "sql",
+        "--format",
+        "json",
+        "select count(*) as n from raw.assessment_attempts",
+        env=env,
+    )
+    assert json.loads(result.stdout) == [{"n": len(records)}]
+
+
 def dbt_debug(env: dict[str, str]) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [str(Path(sys.executable).parent / "dbt"), "debug"],
@@ -261,22 +303,16 @@ def test_dbt_logs_in_from_the_environment(cli, seeded):
 @pytest.mark.parametrize(
     "login",
     [
-        pytest.param({"password": "not-the-password", "auth": "LDAP"}, id="wrong-password"),
-        pytest.param({"password": "", "auth": "LDAP"}, id="empty-password"),
-        # PyHive without auth sends a placeholder password, as pre-auth clients do.
+        pytest.param({"password": "not-the-password"}, id="wrong-password"),
+        # Without a password PyHive sends a placeholder, as pre-auth clients do.
         pytest.param({}, id="no-password"),
-        pytest.param(
-            {"username": "nobody", "password": "not-the-password", "auth": "LDAP"},
-            id="unknown-user",
-        ),
+        pytest.param({"username": "nobody", "password": "not-the-password"}, id="unknown-user"),
     ],
 )
 def test_pyhive_is_refused_without_the_right_password(secured, seeded, login):
-    from pyhive import hive
-
     login = {"username": seeded[0], **login}
     with pytest.raises(Exception, match="Error validating the login"):
-        hive.connect(host="127.0.0.1", port=secured.config.ports["thrift"], **login)
+        tls_connect(secured, **login)
 
 
 @pytest.mark.parametrize(
@@ -287,7 +323,7 @@ def test_pyhive_is_refused_without_the_right_password(secured, seeded, login):
     ],
 )
 def test_beeline_is_refused_without_the_right_password(secured, seeded, login):
-    result = beeline(secured.config.ports["thrift"], "-n", seeded[0], *login)
+    result = beeline(secured.config, "-n", seeded[0], *login)
     assert "Error validating the login" in result.stdout + result.stderr
     assert not re.search(r"\|\s*42\s*\|", result.stdout)
 
@@ -303,6 +339,57 @@ def test_edtrack_sql_without_a_password_is_one_sentence(cli):
     result = cli.run("sql", "select 1", check=False)
     assert result.returncode == 2
     assert "requires an LDAP login: set EDTRACK_USER and EDTRACK_PASSWORD" in one_sentence(result)
+
+
+def test_a_plain_connection_to_the_tls_port_gets_no_answer(secured, seeded):
+    from pyhive import hive
+    from thrift.transport.TTransport import TTransportException
+
+    user, secret = seeded
+    with pytest.raises(TTransportException):
+        hive.connect(
+            host="127.0.0.1",
+            port=secured.config.ports["thrift"],
+            username=user,
+            password=secret,
+            auth="LDAP",
+        )
+
+
+def test_edtrack_without_the_ca_file_says_to_set_it(secured, seeded):
+    from core import sql
+    from core.errors import ServiceUnavailable
+
+    with pytest.raises(ServiceUnavailable, match="if it uses TLS, set thrift.ssl_cafile"):
+        sql.connect("127.0.0.1", secured.config.ports["thrift"], *seeded)
+
+
+def test_a_certificate_the_client_does_not_trust_is_refused_in_one_sentence(
+    cli, secured, seeded, tmp_path
+):
+    from stack import tls
+    from stack.services.base import find_java
+
+    stranger = from_env({}, state_dir=tmp_path)  # another stack's certificate
+    tls.ensure_certificate(stranger, find_java(stranger))
+    from thrift.transport.TTransport import TTransportException
+
+    with pytest.raises(TTransportException, match="Could not connect"):
+        tls_connect(secured, ssl_cafile=stranger.tls_cert_file, username=seeded[0])
+    env = {**logged_in(seeded), "EDTRACK_THRIFT_SSL_CAFILE": str(stranger.tls_cert_file)}
+    result = cli.run("sql", "select 1", check=False, env=env)
+    assert result.returncode == 2
+    assert f"thrift.ssl_cafile ({stranger.tls_cert_file}) does not vouch for" in one_sentence(
+        result
+    )
+
+
+def test_dbt_over_tls_without_a_ca_file_cannot_connect(cli, seeded):
+    env = {**cli.env, **logged_in(seeded)}
+    env.pop("EDTRACK_THRIFT_SSL_CAFILE")
+    result = dbt_debug(env)
+    assert result.returncode != 0
+    assert "Connection test: [OK" not in result.stdout
 
 
 def test_dbt_without_a_password_cannot_connect(cli):

@@ -74,6 +74,7 @@ def test_metastore_choice_is_kept_and_read_back(tmp_path: Path):
     save_settings(config)
     assert load_settings(tmp_path) == {
         "auth": "ldap",
+        "tls": "off",
         "metastore": "postgres",
         "table_format": "iceberg",
         "host": "127.0.0.1",
@@ -481,4 +482,124 @@ def test_every_enabled_service_prepares_once_in_start_order(tmp_path: Path, monk
         "stack.services.metastore.database_password", lambda config: {}
     )  # no PostgreSQL password file needed to render
     stack.prepare()
-    assert done == ["kafka", "namenode", "postgres", "ldap"]
+    assert done == ["kafka", "namenode", "postgres", "ldap", "thrift"]
+
+
+# --- TLS on the Thrift Server (--tls) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "kept", "expected"),
+    [
+        (None, {}, None, False),
+        (True, {"EDTRACK_TLS": "off"}, None, True),
+        (None, {"EDTRACK_TLS": "on"}, None, True),
+        (None, {}, True, True),
+        (None, {"EDTRACK_TLS": "false"}, True, False),
+    ],
+)
+def test_tls_comes_from_flag_then_env_then_the_last_up(tmp_path, flag, env, kept, expected):
+    if kept is not None:
+        save_settings(from_env({}, state_dir=tmp_path, tls=kept))
+    assert from_env(env, state_dir=tmp_path, tls=flag).tls is expected
+
+
+def test_a_tls_switch_that_is_neither_on_nor_off_is_one_sentence(tmp_path: Path):
+    with pytest.raises(UserError, match="EDTRACK_TLS must be on or off, not 'yes please'"):
+        from_env({"EDTRACK_TLS": "yes please"}, state_dir=tmp_path)
+
+
+def test_thrift_server_with_tls_reads_its_keystore_and_keeps_the_password_private(
+    tmp_path: Path,
+):
+    config = from_env({}, state_dir=tmp_path, tls=True)
+    conf = hiveconf(thrift.command(Stack(config)))
+    assert conf["hive.server2.use.SSL"] == "true"
+    assert conf["hive.server2.keystore.path"] == str(config.tls_keystore)
+    assert not any("password" in key for key in conf)  # not on the command line
+    render_configs(config)
+    site = tmp_path / "spark/conf/hive-site.xml"
+    props = hadoop_properties(site)
+    assert props["hive.server2.keystore.password"] == password(config.tls_password_file)
+    assert stat.S_IMODE(site.stat().st_mode) == 0o600
+    metastore = hadoop_properties(tmp_path / "metastore/conf/hive-site.xml")
+    assert "hive.server2.keystore.password" not in metastore
+
+
+def test_thrift_server_without_tls_has_no_ssl_settings(tmp_path: Path):
+    config = from_env({}, state_dir=tmp_path)
+    assert not any(
+        "SSL" in key or "keystore" in key for key in hiveconf(thrift.command(Stack(config)))
+    )
+    render_configs(config)
+    assert "hive.server2.keystore.password" not in hadoop_properties(
+        tmp_path / "spark/conf/hive-site.xml"
+    )
+
+
+def test_a_tls_stack_names_its_certificate_to_clients_once_it_is_made(tmp_path: Path):
+    config = from_env({}, state_dir=tmp_path, tls=True)
+    assert "thrift.ssl_cafile" not in config.endpoint_defaults()
+    config.tls_dir.mkdir()
+    config.tls_cert_file.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert config.endpoint_defaults()["thrift.ssl_cafile"] == str(config.tls_cert_file)
+    assert config.client_env()["EDTRACK_THRIFT_SSL_CAFILE"] == str(config.tls_cert_file)
+    plain = from_env({}, state_dir=tmp_path / "plain")
+    assert "thrift.ssl_cafile" not in plain.endpoint_defaults()
+    assert "EDTRACK_THRIFT_SSL_CAFILE" not in plain.client_env()
+
+
+@pytest.mark.parametrize("target", ["local", "ci", "cluster"])
+def test_dbt_profiles_use_tls_exactly_when_a_ca_file_is_named(target):
+    from argparse import Namespace
+
+    from dbt.config.renderer import ProfileRenderer
+    from dbt.flags import set_from_args
+    from dbt_common.context import set_invocation_context
+
+    output = yaml.safe_load(PROFILES.read_text())["edtrack"]["outputs"][target]
+    set_from_args(Namespace(), None)
+    rendered = []
+    for env in ({}, {"EDTRACK_THRIFT_SSL_CAFILE": "/etc/ca.pem"}):
+        set_invocation_context({"DBT_THRIFT_HOST": "h", **env})
+        rendered.append(ProfileRenderer({}).render_value(output["use_ssl"]))
+    assert rendered == [False, True]
+
+
+def _failing_open(exc: Exception):
+    def open_hive(*_args, **_kwargs):
+        raise exc
+
+    return open_hive
+
+
+def test_tls_refusals_are_one_sentence_each(monkeypatch):
+    import ssl
+
+    from thrift.transport.TTransport import TTransportException
+
+    # thrift reports a failed handshake as "Could not connect"; a handshake of its own
+    # (_tls_failure) tells why.
+    failed = TTransportException(message="Could not connect to any of [('127.0.0.1', 10000)]")
+    monkeypatch.setattr(sql, "open_hive", _failing_open(failed))
+    untrusted = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    untrusted.verify_message = "self-signed certificate"
+    monkeypatch.setattr(sql, "_tls_failure", lambda *args: untrusted)
+    with pytest.raises(UserError, match=r"thrift.ssl_cafile \(/etc/ca.pem\) does not vouch"):
+        sql.connect("127.0.0.1", 10000, ssl_cafile="/etc/ca.pem")
+
+    plain = ssl.SSLError(1, "wrong version number")
+    plain.reason = "WRONG_VERSION_NUMBER"
+    monkeypatch.setattr(sql, "_tls_failure", lambda *args: plain)
+    with pytest.raises(UserError, match=r"did not answer over TLS \(WRONG_VERSION_NUMBER\)"):
+        sql.connect("127.0.0.1", 10000, ssl_cafile="/etc/ca.pem")
+
+    monkeypatch.setattr(sql, "_tls_failure", lambda *args: None)  # no server at all
+    with pytest.raises(UserError, match="is not answering") as caught:
+        sql.connect("127.0.0.1", 10000, ssl_cafile="/etc/ca.pem")
+    assert caught.value.setting == "thrift.host"
+
+    closed = TTransportException(message="TSocket read 0 bytes")
+    monkeypatch.setattr(sql, "open_hive", _failing_open(closed))
+    with pytest.raises(UserError, match="if it uses TLS, set thrift.ssl_cafile"):
+        sql.connect("127.0.0.1", 10000)
