@@ -174,7 +174,6 @@ class StackConfig:
     def ldap_password_file(self) -> Path:
         return self.service_dir("ldap") / f"{self.ldap_user}.password"
 
-    # --- metastore database (PostgreSQL) -----------------------------------------------
     # --- TLS on the Thrift Server (--tls) -------------------------------------------------
     @property
     def tls_dir(self) -> Path:
@@ -205,6 +204,7 @@ class StackConfig:
         """The truststore's own password (it guards no secret: JDBC URLs carry it)."""
         return self.tls_dir / "truststore.password"
 
+    # --- metastore database (PostgreSQL) -----------------------------------------------
     @property
     def postgres_user(self) -> str:
         return "edtrack"
