@@ -12,7 +12,9 @@ GOALS = (
     ("end_to_end_vs_seed_batch", ">=", 1.0),
     ("incremental_vs_full", "<=", 0.15),
     ("query_p50_s", "<=", 0.5),
+    ("query_under_build_p95_s", "<=", 2.0),
     ("freshness_p95_s", "<=", 60.0),
+    ("dbt_full_smallest_s", "<=", 30.0),
 )
 
 

@@ -38,7 +38,9 @@ def markdown(results: dict) -> str:
         "|---|---|---|---|",
     ]
     for key, _, _ in GOALS:
-        goal = results["goals"][key]
+        goal = results["goals"].get(key)
+        if goal is None:
+            continue  # not measured in this run
         lines.append(
             f"| `{key}` | {goal['value']:.3g} | {goal['target']} | "
             f"{'yes' if goal['holds'] else '**no**'} |"
@@ -48,7 +50,12 @@ def markdown(results: dict) -> str:
         f"Also: `query_p95_s` {results['query_p95_s']:.3g}, `freshness_p50_s` "
         f"{results['freshness_p50_s']:.3g} (at {results['freshness_size']:,} attempts), "
         f"stack cold start {results['stack_cold_start_s']:.1f} s, warm start "
-        f"{_fmt(results['stack_warm_start_s'], 1)} s.",
+        f"{_fmt(results['stack_warm_start_s'], 1)} s; full `dbt build` at "
+        f"{results.get('dbt_full_smallest_size', 0):,} attempts "
+        f"{_fmt(results.get('dbt_full_smallest_s'), 1)} s; warm `make demo` (state wiped) "
+        f"{_fmt(results.get('demo_warm_s'), 1)} s; queries under a build: p50 "
+        f"{_fmt(results.get('query_under_build_p50_s'))} s, "
+        f"{results.get('query_under_build_failed', '-')} failed.",
         "",
         "## Throughput by stage",
         "",
@@ -75,13 +82,16 @@ def markdown(results: dict) -> str:
         "",
         "| attempts | publish vs kcat | land vs kcat | land vs Spark streaming | "
         "end to end vs seed (s: edtrack / seed) | dbt full s | dbt +1 % s | incr / full | "
-        "query p50 / p95 s | freshness p50 / p95 s | cold / warm start s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "query p50 / p95 s | under a build p50 / p95 s | freshness p50 / p95 s | "
+        "cold / warm start s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for size, run in results["runs"].items():
         r, q = run["ratios"], run["queries"]
         fresh = run.get("freshness")
         fresh_text = f"{fresh['p50_s']:.1f} / {fresh['p95_s']:.1f}" if fresh else "-"
+        busy = run.get("queries_under_build")
+        busy_text = f"{busy['p50_s']:.2f} / {busy['p95_s']:.2f}" if busy else "-"
         start = run["stack_start"]
         lines.append(
             f"| {int(size):,} | {r['publish_vs_kcat']:.3f} | {r['land_vs_kcat']:.3f} | "
@@ -89,7 +99,7 @@ def markdown(results: dict) -> str:
             f"({r['end_to_end_edtrack_s']:,.0f} / {r['end_to_end_seed_batch_s']:,.0f}) | "
             f"{run['dbt_full']['seconds']:,.0f} | {run['dbt_incremental']['seconds']:,.0f} | "
             f"{r['incremental_vs_full']:.2f} | {q['p50_s']:.2f} / {q['p95_s']:.2f} | "
-            f"{fresh_text} | {start['cold_s']:.0f} / {_fmt(start.get('warm_s'), 0)} |"
+            f"{busy_text} | {fresh_text} | {start['cold_s']:.0f} / {_fmt(start.get('warm_s'), 0)} |"
         )
     if results["scaling_exponents"]:
         lines += [

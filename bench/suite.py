@@ -20,9 +20,14 @@ end to end         publish + land + ``dbt build``     publish + the seed's one S
 warehouse          ``dbt build`` full, then after     (ratio incremental / full)
                    +1 % attempts (next day)
 queries            the client catalogue ``queries/``  (p50 / p95 over Thrift, PyHive)
+queries under      16 clients run the catalogue       (p50 / p95, failed queries)
+a build            while the lander lands +1 % and
+                   a ``dbt run`` rebuilds
 freshness          continuous lander + a ``dbt run``  (p50 / p95 of publish -> visible
                    loop; single attempts published    in ``marts.mart_exam_popularity``)
                    at intervals
+warm demo          ``edtrack demo`` (``make demo``)   (seconds; first size only)
+                   on a wiped state dir
 =================  =================================  ==================================
 
 Figures: wall seconds, messages/s and MB/s (10^6 bytes of message values), CPU seconds
@@ -92,6 +97,7 @@ TOPIC = DEFAULT_TOPIC  # the one dbt's raw table is fed from
 TOPIC_KCAT = "bench-kcat"
 PROBE_EXAM = "bench-fresh-"
 DEFAULT_SIZES = [3280, 100_000, 1_000_000]
+DEMO_COUNT = 3280  # what `make demo` generates
 
 # --- measuring ------------------------------------------------------------------------
 
@@ -190,6 +196,17 @@ def measure(
     return measured
 
 
+def latency_summary(latencies: list[float]) -> dict:
+    """Runs, median, 95th percentile, maximum and every latency (seconds)."""
+    return {
+        "runs": len(latencies),
+        "p50_s": round(statistics.median(latencies), 3),
+        "p95_s": round(percentile(latencies, 95), 3),
+        "max_s": round(max(latencies), 3),
+        "latencies_s": [round(x, 3) for x in latencies],
+    }
+
+
 def with_rates(measured: dict, messages: int, value_bytes: int) -> dict:
     seconds = measured["seconds"]
     cpu = measured["cpu_s"] + measured.get("stack_cpu_s", 0.0)
@@ -274,12 +291,19 @@ class Run:
         gen = [self.edtrack, "generate", "--seed", str(self.args.seed)]
         self._run("generate", gen + ["--count", str(self.count), "--output", str(self.data)])
         self.extra_count = max(1, self.count // 100)
-        self._run(
-            "generate +1 %",
-            [self.edtrack, "generate", "--seed", str(self.args.seed + 1)]
-            + ["--count", str(self.extra_count), "--output", str(self.extra)]
-            + ["--start", NEXT_DAY, "--days", "1"],
-        )
+        # Two more 1 % of new attempts: one for the incremental build, one landed while
+        # clients query (queries_under_build).
+        self.under_build = self.tmp / "under-build.jsonl"
+        for seed, path in (
+            (self.args.seed + 1, self.extra),
+            (self.args.seed + 3, self.under_build),
+        ):
+            self._run(
+                f"generate +1 % ({path.name})",
+                [self.edtrack, "generate", "--seed", str(seed)]
+                + ["--count", str(self.extra_count), "--output", str(path)]
+                + ["--start", NEXT_DAY, "--days", "1"],
+            )
         with Phase(f"[{self.count:,}] prepare kcat input"):
             lines, self.value_bytes = prepare_kcat_input(self.data, self.keyed)
         check("generated", lines, self.count)
@@ -454,13 +478,86 @@ class Run:
                 conn.close()
         latencies = [x for xs in per_query.values() for x in xs]
         self.out["queries"] = {
-            "runs": len(latencies),
-            "p50_s": round(statistics.median(latencies), 3),
-            "p95_s": round(percentile(latencies, 95), 3),
-            "max_s": round(max(latencies), 3),
-            "latencies_s": [round(x, 3) for x in latencies],
+            **latency_summary(latencies),
             "median_by_query_s": {k: round(statistics.median(v), 3) for k, v in per_query.items()},
         }
+
+    def queries_under_build(self) -> None:
+        """Clients during landing and a build: ``--build-clients`` connections, each of its
+        own, run the query catalogue round and round (each client starting at another
+        query) while the lander lands another 1 % and a ``dbt run`` then rebuilds the
+        warehouse from it. A failed query is counted, not retried."""
+        from core import sql
+
+        queries, clients = catalogue(), self.args.build_clients
+        host, port = self.config.host, self.config.ports["thrift"]
+        self._run(
+            "publish +1 % (for the queries under a build)",
+            [self.edtrack, "publish", str(self.under_build)],
+        )
+        stop = threading.Event()
+        lock = threading.Lock()
+        latencies: list[float] = []
+        failures: list[str] = []
+
+        def client(index: int) -> None:
+            try:
+                conn = sql.connect(host, port)
+            except UserError as error:
+                with lock:
+                    failures.append(f"client {index}: {error}")
+                return
+            try:
+                sql.run(conn, "select 1")  # the session's set-up, as in queries()
+                i = index
+                while not stop.is_set():
+                    query = queries[i % len(queries)]
+                    i += 1
+                    t0 = time.monotonic()
+                    try:
+                        sql.run(conn, query.text)
+                    except UserError as error:
+                        with lock:
+                            failures.append(f"{query.name}: {error}")
+                        continue
+                    with lock:
+                        latencies.append(time.monotonic() - t0)
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+        label = f"[{self.count:,}] {clients} clients during landing and dbt run"
+        with Phase(label):
+            for thread in threads:
+                thread.start()
+            try:
+                t0 = time.monotonic()
+                self._run(
+                    "land +1 % (clients querying)", [self.edtrack, "land", "--until-caught-up"]
+                )
+                land_s = time.monotonic() - t0
+                t0 = time.monotonic()
+                self._run("dbt run (clients querying)", [self.dbt, "run"])
+                dbt_s = time.monotonic() - t0
+            finally:
+                stop.set()
+                for thread in threads:
+                    thread.join(timeout=self.args.start_timeout_s)
+        if not latencies:
+            sys.exit(f"{label}: no query answered ({len(failures)} failed); see {self.logs}")
+        self.out["queries_under_build"] = {
+            "clients": clients,
+            "land_s": round(land_s, 2),
+            "dbt_run_s": round(dbt_s, 2),
+            **latency_summary(latencies),
+            "failed": len(failures),
+            "failures": failures[:20],
+        }
+        say(
+            f"  under build: {len(latencies)} queries, p50 "
+            f"{self.out['queries_under_build']['p50_s']} s, p95 "
+            f"{self.out['queries_under_build']['p95_s']} s, {len(failures)} failed"
+        )
 
     def freshness(self) -> None:
         """Continuous mode: the lander runs, a ``dbt run`` loop rebuilds the path to
@@ -593,6 +690,30 @@ class Run:
             "dbt_run_s": dbt_runs,
         }
 
+    def warm_demo(self) -> None:
+        """``make demo`` as a user who has run it before: venv and jars present, the
+        state wiped. Its own stack (the run's is down by now), stopped afterwards."""
+        state = self.tmp / "demo-state"
+        flags = ["--state-dir", str(state), "--port-offset", str(self.args.port_offset)]
+        env = {k: v for k, v in self.env.items() if not k.startswith(("EDTRACK_", "DBT_"))}
+        env["DBT_PROFILES_DIR"] = str(PROJECT_ROOT / "profiles")
+        cache = os.environ.get("EDTRACK_CACHE_DIR")
+        env.update({"EDTRACK_CACHE_DIR": cache} if cache else {})
+        try:
+            demo = self._measure(
+                "warm demo (make demo, state wiped)",
+                [self.edtrack, *flags, "demo", "--count", str(DEMO_COUNT)],
+                env=env,
+            )
+        finally:
+            subprocess.run(
+                [self.edtrack, *flags, "stack", "down", "--wipe"],
+                env=env,
+                cwd=PROJECT_ROOT,
+                capture_output=True,
+            )
+        self.out["demo_warm"] = {"attempts": DEMO_COUNT, "seconds": demo["seconds"]}
+
     # .. all ............................................................................
     def execute(self) -> dict:
         say(f"=== {self.count:,} attempts ===")
@@ -606,10 +727,13 @@ class Run:
             self.queries()
             self.seed_batch()
             self.dbt_incremental()
+            self.queries_under_build()
             if self.first or not self.args.freshness_first_size_only:
                 self.freshness()
         finally:
             self.stop_stack()
+        if self.first and self.args.demo:
+            self.warm_demo()
         self.out["total_s"] = round(time.monotonic() - t0, 1)
         self.out["ratios"] = ratios(self.out)
         return self.out
@@ -674,6 +798,19 @@ def two_landers(land: dict) -> dict:
     }
 
 
+def under_build(run: dict) -> dict:
+    """Client query latency during landing and a build (absent from results written
+    before the benchmark measured it)."""
+    q = run.get("queries_under_build")
+    if q is None:
+        return {}
+    return {
+        "query_under_build_p50_s": q["p50_s"],
+        "query_under_build_p95_s": q["p95_s"],
+        "query_under_build_failed": q["failed"],
+    }
+
+
 def scaling(runs: list[dict]) -> dict:
     """How each stage's time grows with size: the exponent k of time ~ size^k between
     consecutive sizes (1 = linear; below 1, fixed costs still dominate)."""
@@ -702,6 +839,10 @@ def summarise(runs: list[dict], args: argparse.Namespace, started: float) -> dic
         **{k: v for k, v in largest["ratios"].items()},
         "query_p50_s": largest["queries"]["p50_s"],
         "query_p95_s": largest["queries"]["p95_s"],
+        **under_build(largest),
+        "dbt_full_smallest_s": runs[0]["dbt_full"]["seconds"],
+        "dbt_full_smallest_size": runs[0]["attempts"],
+        "demo_warm_s": runs[0].get("demo_warm", {}).get("seconds"),
         "freshness_p50_s": fresh["p50_s"],
         "freshness_p95_s": fresh["p95_s"],
         "freshness_size": with_fresh[-1]["attempts"],
@@ -725,7 +866,9 @@ def summarise(runs: list[dict], args: argparse.Namespace, started: float) -> dic
     out["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     goals = {}
     for key, op, target in GOALS:
-        value = out[key]
+        value = out.get(key)
+        if value is None:
+            continue  # not measured in this run
         holds = value >= target if op == ">=" else value <= target
         goals[key] = {"value": value, "target": f"{op} {target}", "holds": holds}
     out["goals"] = goals
@@ -765,6 +908,18 @@ def main(argv: list[str] | None = None) -> None:
         help="Measure freshness at every size (default: the first only).",
     )
     parser.add_argument(
+        "--build-clients",
+        type=int,
+        default=16,
+        help="Client connections querying while the lander and a dbt run work.",
+    )
+    parser.add_argument(
+        "--no-demo",
+        dest="demo",
+        action="store_false",
+        help="Skip the warm `make demo` after the first size.",
+    )
+    parser.add_argument(
         "--smoke",
         action="store_true",
         help="Short settings for CI: dbt run, 1 query round, 2 freshness probes 10 s apart.",
@@ -779,7 +934,7 @@ def main(argv: list[str] | None = None) -> None:
         write_report(json.loads((args.output_dir / "latest.json").read_text()), args.output_dir)
         return
     if args.smoke:
-        args.dbt_command, args.query_reps = "run", 1
+        args.dbt_command, args.query_reps, args.build_clients = "run", 1, 4
         args.fresh_probes, args.fresh_interval_s, args.fresh_timeout_s = 2, 10.0, 300.0
     if shutil.which("kcat") is None:
         sys.exit(KCAT_MISSING)

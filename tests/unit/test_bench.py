@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from bench.figures import GOALS
 from bench.ingest import landed_summary
-from bench.suite import two_landers
+from bench.suite import latency_summary, two_landers, under_build
 
 
 def test_the_landers_last_lines_add_up_one_per_lander(tmp_path):
@@ -35,3 +36,29 @@ def test_two_landers_are_compared_with_one_and_with_spark_streaming():
         "land_two_landers_vs_spark_streaming": 0.75,
     }
     assert two_landers({"edtrack": {"seconds": 1.0}}) == {}
+
+
+def test_latencies_are_summed_up_by_median_95th_percentile_and_maximum():
+    summary = latency_summary([0.4, 0.1, 0.3, 0.2, 5.0])
+    assert summary["runs"] == 5
+    assert summary["p50_s"] == 0.3
+    assert summary["max_s"] == 5.0
+    assert 0.4 < summary["p95_s"] <= 5.0
+    assert summary["latencies_s"] == [0.4, 0.1, 0.3, 0.2, 5.0]
+
+
+def test_queries_under_a_build_reach_the_headline_and_older_results_lack_them():
+    run = {"queries_under_build": {"p50_s": 0.8, "p95_s": 2.5, "failed": 1}}
+    assert under_build(run) == {
+        "query_under_build_p50_s": 0.8,
+        "query_under_build_p95_s": 2.5,
+        "query_under_build_failed": 1,
+    }
+    assert under_build({}) == {}
+
+
+def test_every_goal_has_a_comparison_the_report_understands():
+    keys = [key for key, _, _ in GOALS]
+    assert len(keys) == len(set(keys))
+    assert {op for _, op, _ in GOALS} <= {">=", "<="}
+    assert "query_under_build_p95_s" in keys and "dbt_full_smallest_s" in keys
