@@ -26,6 +26,10 @@ class ProcessRecord:
     create_time: float
     cmd: list[str]
     log: str
+    # The start in seconds since boot (the kernel's own count): unlike create_time,
+    # which psutil derives from the boot time in wall-clock seconds, it does not move
+    # when the system clock is stepped or slewed. None in records of earlier versions.
+    started_since_boot: float | None = None
 
 
 def record_path(run_dir: Path, name: str) -> Path:
@@ -46,13 +50,36 @@ def live_process(record: ProcessRecord | None) -> psutil.Process | None:
         return None
     try:
         proc = psutil.Process(record.pid)
-        if abs(proc.create_time() - record.create_time) > 0.5:
+        if not _started_as_recorded(proc, record):
             return None
         if proc.status() == psutil.STATUS_ZOMBIE:
             return None
         return proc
     except psutil.Error:
         return None
+
+
+def started_since_boot(pid: int) -> float | None:
+    """When process ``pid`` started, in seconds since boot: the starttime field of
+    /proc/<pid>/stat (Linux), None where there is no such file."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces: count after it.
+    return int(stat.rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def _started_as_recorded(proc: psutil.Process, record: ProcessRecord) -> bool:
+    """The same process, not another one given the pid since. Compared in seconds since
+    boot: wall-clock start times drift with the clock (the kernel's boot time moves by
+    a second now and then), and a stack that ran for a quarter of an hour was once taken
+    for someone else's and left running by `down`."""
+    if record.started_since_boot is not None:
+        since_boot = started_since_boot(proc.pid)
+        if since_boot is not None:
+            return abs(since_boot - record.started_since_boot) < 0.05
+    return abs(proc.create_time() - record.create_time) <= 2.0
 
 
 def rss_bytes(proc: psutil.Process) -> int:
@@ -100,6 +127,7 @@ def spawn(
         create_time=psutil.Process(popen.pid).create_time(),
         cmd=list(cmd),
         log=str(log_path),
+        started_since_boot=started_since_boot(popen.pid),
     )
     record_path(run_dir, name).write_text(json.dumps(asdict(record)))
     return record

@@ -38,6 +38,27 @@ def test_a_reused_pid_is_not_taken_for_ours(tmp_path):
     assert process.live_process(record) is None
 
 
+def test_a_clock_step_does_not_disown_a_running_service():
+    me = psutil.Process()
+    since_boot = process.started_since_boot(me.pid)
+    assert since_boot is not None and 0 < since_boot < time.monotonic() + 1
+    # The wall-clock start recorded a few seconds off (the boot time moved since).
+    stepped = process.ProcessRecord(
+        "x",
+        me.pid,
+        create_time=me.create_time() - 3.0,
+        cmd=[],
+        log="",
+        started_since_boot=since_boot,
+    )
+    assert process.live_process(stepped) is not None
+    reused = dataclasses.replace(stepped, started_since_boot=since_boot - 1.0)
+    assert process.live_process(reused) is None
+    # A record of an earlier version (no start since boot) is compared by wall clock.
+    old = dataclasses.replace(stepped, create_time=me.create_time() - 1.0, started_since_boot=None)
+    assert process.live_process(old) is not None
+
+
 def test_stopping_a_dead_record_only_removes_it(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
