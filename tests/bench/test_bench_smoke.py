@@ -56,6 +56,10 @@ def results(tmp_path_factory) -> dict:
             "freshness_p95_s",
             "stack_cold_start_s",
             "stack_warm_start_s",
+            "query_under_build_p50_s",
+            "query_under_build_p95_s",
+            "dbt_full_smallest_s",
+            "demo_warm_s",
         )
     ],
 )
@@ -67,6 +71,7 @@ def test_headline_figure_is_a_positive_number(results, key):
 def test_p95_is_at_least_p50(results):
     assert results["query_p95_s"] >= results["query_p50_s"]
     assert results["freshness_p95_s"] >= results["freshness_p50_s"]
+    assert results["query_under_build_p95_s"] >= results["query_under_build_p50_s"]
 
 
 def test_every_tool_handled_every_attempt(results):
@@ -92,6 +97,12 @@ def test_rates_and_resources_are_sane(results):
     assert run["queries"]["runs"] == len(catalogue())
     assert run["freshness"]["probes"] == len(run["freshness"]["latencies_s"]) == 2
     assert run["freshness"]["censored"] == 0, "a probe never became visible in the mart"
+    busy = run["queries_under_build"]
+    assert busy["clients"] == 4 and busy["failed"] == 0, busy["failures"]
+    assert busy["runs"] == len(busy["latencies_s"]) >= busy["clients"]
+    assert busy["land_s"] > 0 and busy["dbt_run_s"] > 0
+    assert results["dbt_full_smallest_size"] == SIZE
+    assert results["dbt_full_smallest_s"] == run["dbt_full"]["seconds"]
     assert set(run["stack_peak_rss_mb"]) == {"kafka", "namenode", "metastore", "datanode", "thrift"}
 
 
