@@ -115,5 +115,6 @@ SERVICE = Service(
         ("hive-site.xml.j2", "spark/conf/hive-site.xml"),
         ("core-site.xml.j2", "spark/conf/core-site.xml"),
         ("spark-log4j2.properties.j2", "spark/conf/log4j2.properties"),
+        ("spark-fairscheduler.xml.j2", "spark/conf/fairscheduler.xml"),
     ),
 )

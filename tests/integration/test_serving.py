@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 import subprocess
+from collections import Counter
+from urllib.request import urlopen
 
 import pytest
 
@@ -102,3 +105,26 @@ def test_a_connection_held_open_reads_each_commit_of_another_session_at_once(cli
         writer.close()
         reader.close()
         cli.sql("drop database serving_cache cascade")
+
+
+def test_dbt_and_client_queries_run_in_their_own_scheduler_pools(cli):
+    """dbt's sessions ask for the "builds" pool (profiles.yml); a client's query runs in
+    "default", the pool that the FAIR scheduler lets start before a build's next task."""
+    base = f"http://{cli.config.host}:{cli.config.ports['spark_ui']}/api/v1/applications"
+
+    def stages_by_pool() -> Counter:
+        with urlopen(base, timeout=30) as response:
+            app = json.load(response)[0]["id"]
+        with urlopen(f"{base}/{app}/stages", timeout=30) as response:
+            stages = json.load(response)
+        # A stage that a job skips (its shuffle output reused) is listed in "default".
+        return Counter(s["schedulingPool"] for s in stages if s["status"] != "SKIPPED")
+
+    before = stages_by_pool()
+    assert before["builds"] > 0, f"no stage of the dbt builds ran in the builds pool: {before}"
+    # A sum scans the table (Iceberg answers a bare count(*) from its metadata, no job).
+    cli.sql("select sum(distinct_attempts) as n from marts.mart_exam_popularity")
+    after = stages_by_pool()
+    assert after["default"] > before["default"]
+    assert after["builds"] == before["builds"]
+    assert set(after) <= {"default", "builds"}

@@ -676,7 +676,13 @@ def test_spark_settings_match_the_local_stack(local: Path):
         "spark.driver.extraJavaOptions",
         "spark.local.dir",
         "spark.driver.extraClassPath",
+        "spark.scheduler.allocation.file",
     }
+    assert ours["spark.scheduler.allocation.file"] == "file:///etc/edtrack/spark/fairscheduler.xml"
+    pools = (local / "spark/conf/fairscheduler.xml").read_text()
+    assert (ROOT / "docker/spark/fairscheduler.xml").read_text().split("<allocations>")[1] == (
+        pools.split("<allocations>")[1]
+    )
     client = hadoop_xml(ROOT / "docker/spark/hive-site.xml")
     local_site = hadoop_xml(local / "spark/conf/hive-site.xml")
     assert {k: local_site.get(k) for k in client} == client

@@ -2,7 +2,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import yaml
 
+from core.project import PROJECT_ROOT
 from stack.config import from_env
 from stack.launcher import RENDERED, render_configs
 from stack.services import hdfs
@@ -122,3 +124,23 @@ def test_the_thrift_server_serves_any_dbt_project(tmp_path: Path, env, timeout):
     assert conf["spark.hadoop.hive.exec.dynamic.partition.mode"] == "nonstrict"
     assert conf["spark.sql.hive.thriftServer.async"] == "true"
     assert conf["spark.sql.thriftServer.queryTimeout"] == timeout
+
+
+def test_the_thrift_server_schedules_fairly_between_the_pools_dbt_and_clients_use(
+    rendered: Path,
+):
+    conf = spark_defaults(rendered / "spark/conf/spark-defaults.conf")
+    assert conf["spark.scheduler.mode"] == "FAIR"
+    allocation = conf["spark.scheduler.allocation.file"]
+    assert allocation == f"file://{rendered}/spark/conf/fairscheduler.xml"
+    pools = {
+        pool.get("name"): {child.tag: child.text for child in pool}
+        for pool in ET.parse(allocation.removeprefix("file://")).getroot()
+    }
+    assert set(pools) == {"default", "builds"}
+    # Each pool is owed a core when both wait, so neither starves the other.
+    assert all(p["minShare"] == "1" and p["schedulingMode"] == "FAIR" for p in pools.values())
+    profiles = yaml.safe_load((PROJECT_ROOT / "profiles/profiles.yml").read_text())
+    key = "set:hiveconf:spark.sql.thriftserver.scheduler.pool"
+    for name, output in profiles["edtrack"]["outputs"].items():
+        assert "'builds'" in output["server_side_parameters"][key], name
