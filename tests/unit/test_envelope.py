@@ -74,6 +74,21 @@ def test_partition_date_and_timestamps_are_utc():
     assert partition_date(1516752000000) == "2018-01-24"
 
 
+def test_timestamps_equal_the_datetime_modules_across_days_years_and_before_1970():
+    import datetime as dt
+    import random
+
+    rng = random.Random(7)
+    moments = [-1, 0, 1, 86_399_999, 86_400_000, 951_782_400_000, 4_102_444_799_999]
+    moments += [rng.randrange(-10**12, 4 * 10**12) for _ in range(5000)]
+    for ms in moments:
+        moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+        assert partition_date(ms) == moment.strftime("%Y-%m-%d"), ms
+        # fromtimestamp rounds the float; the whole seconds come from integer division.
+        whole = dt.datetime.fromtimestamp(ms // 1000, tz=dt.UTC)
+        assert iso_ms(ms) == whole.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z", ms
+
+
 def message(value, key=b"k1"):
     return SimpleNamespace(
         topic="t", partition=1, offset=42, timestamp=1516717442735, key=key, value=value
