@@ -1,6 +1,6 @@
 """CPU per message of ``edtrack publish`` and ``edtrack land``, by stage, with cProfile.
 
-Runs both commands in this process, each under cProfile, against the stack that the
+Runs both commands, each in a process of its own, against the stack that the
 usual settings name (``--port-offset`` / ``--state-dir`` / ``EDTRACK_*``, as for
 ``edtrack``), on a topic and raw root of its own, then attributes each function's own
 time (cProfile's tottime) to a stage by the module it belongs to:
@@ -31,10 +31,9 @@ Writes ``bench/results/ingest_profile.json`` and prints the table (docs/benchmar
 from __future__ import annotations
 
 import argparse
-import cProfile
 import json
 import pstats
-import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -77,18 +76,17 @@ def stage_of(filename: str, function: str) -> str:
     return "other"
 
 
-def by_stage(profile: cProfile.Profile) -> dict[str, float]:
-    """Seconds of own time per stage."""
+def by_stage(profile) -> dict[str, float]:
+    """Seconds of own time per stage (``profile`` as for top_functions)."""
     totals = dict.fromkeys(STAGES, 0.0)
     for (filename, _line, function), row in pstats.Stats(profile).stats.items():
         totals[stage_of(filename, function)] += row[2]  # tottime
     return totals
 
 
-def top_functions(
-    profile: cProfile.Profile, n: int = 12, only: str | None = None
-) -> list[tuple[str, float]]:
-    """The ``n`` functions of most own time (of stage ``only``, if given)."""
+def top_functions(profile, n: int = 12, only: str | None = None) -> list[tuple[str, float]]:
+    """The ``n`` functions of most own time (of stage ``only``, if given); ``profile`` is
+    a cProfile.Profile or the path of its dump, as for pstats.Stats."""
     rows = []
     for (filename, line, function), row in pstats.Stats(profile).stats.items():
         if only is not None and stage_of(filename, function) != only:
@@ -98,28 +96,44 @@ def top_functions(
     return sorted(rows, key=lambda r: -r[1])[:n]
 
 
-def run_command(args: list[str], profiled: bool) -> tuple[cProfile.Profile | None, dict]:
-    """Run ``edtrack ARGS`` in this process, under cProfile or not: (profile, figures)."""
-    from edtrack.cli import main
-
-    # The thread's own CPU time, not the wall clock: waits (sockets, locks) cost nothing.
-    profile = cProfile.Profile(time.thread_time) if profiled else None
-    usage0, thread0, t0 = (
-        resource.getrusage(resource.RUSAGE_SELF),
-        time.thread_time(),
-        time.monotonic(),
-    )
+# Runs one edtrack command in a child process, under cProfile or not, and writes its
+# figures (and profile) beside OUT: the benchmark drives edtrack as users do, from outside.
+RUNNER = """
+import cProfile, json, resource, runpy, sys, time
+out, profiled, sys.argv = sys.argv[1], sys.argv[2] == "1", ["edtrack", *sys.argv[3:]]
+# The thread's own CPU time, not the wall clock: waits (sockets, locks) cost nothing.
+profile = cProfile.Profile(time.thread_time) if profiled else None
+usage0, thread0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.thread_time(), time.monotonic()
+code = 0
+if profile is not None:
+    profile.enable()
+try:
+    runpy.run_module("edtrack", run_name="__main__")
+except SystemExit as exc:
+    code = exc.code
+finally:
     if profile is not None:
-        profile.enable()
-    try:
-        main.main(args=args, standalone_mode=False)
-    finally:
-        if profile is not None:
-            profile.disable()
-    thread_s, wall_s = time.thread_time() - thread0, time.monotonic() - t0
-    usage1 = resource.getrusage(resource.RUSAGE_SELF)
-    process_s = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
-    return profile, {"wall_s": wall_s, "main_thread_s": thread_s, "process_s": process_s}
+        profile.disable()
+usage1 = resource.getrusage(resource.RUSAGE_SELF)
+figures = {
+    "wall_s": time.monotonic() - t0,
+    "main_thread_s": time.thread_time() - thread0,
+    "process_s": sum(getattr(usage1, f) - getattr(usage0, f) for f in ("ru_utime", "ru_stime")),
+}
+with open(out + ".json", "w") as file:
+    json.dump(figures, file)
+if profile is not None:
+    profile.dump_stats(out + ".prof")
+sys.exit(code)
+"""
+
+
+def run_command(args: list[str], out: Path, profiled: bool) -> tuple[str | None, dict]:
+    """Run ``edtrack ARGS`` in a child process: (its profile's path or None, figures)."""
+    cmd = [sys.executable, "-c", RUNNER, str(out), "1" if profiled else "0", *args]
+    subprocess.run(cmd, check=True, cwd=PROJECT_ROOT)
+    figures = json.loads(out.with_name(out.name + ".json").read_text())
+    return (str(out) + ".prof" if profiled else None), figures
 
 
 def decoding_floor_us(path: Path, limit: int = 20_000) -> float:
@@ -174,11 +188,11 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, object] = {"count": args.count}
     with tempfile.TemporaryDirectory(prefix="edtrack-profile-") as tmp:
         data = Path(tmp) / "attempts.jsonl"
-        from edtrack.cli import main as cli
-
-        cli.main(
-            args=["generate", "--count", str(args.count), "--output", str(data)],
-            standalone_mode=False,
+        subprocess.run(
+            [sys.executable, "-m", "edtrack", "generate", "--count", str(args.count)]
+            + ["--output", str(data)],
+            check=True,
+            cwd=PROJECT_ROOT,
         )
         results["decoding_floor_us"] = round(decoding_floor_us(data), 2)
         for name, command in (
@@ -192,11 +206,11 @@ def main(argv: list[str] | None = None) -> None:
             # Unprofiled first: the figures. Then the same again (another topic, another
             # root) under cProfile, whose shares split the unprofiled main thread's CPU:
             # cProfile's own cost per call inflates small functions' times.
-            _, plain = run_command(common + command, profiled=False)
+            _, plain = run_command(common + command, Path(tmp) / f"{name}-plain", profiled=False)
             again = [
                 topic + "-p" if a == topic else root + "-p" if a == root else a for a in command
             ]
-            profile, _ = run_command(common + again, profiled=True)
+            profile, _ = run_command(common + again, Path(tmp) / f"{name}-profiled", profiled=True)
             assert profile is not None
             stages = by_stage(profile)
             total = sum(stages.values()) or 1.0

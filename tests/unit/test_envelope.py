@@ -80,7 +80,7 @@ def test_timestamps_equal_the_datetime_modules_across_days_years_and_before_1970
 
     rng = random.Random(7)
     moments = [-1, 0, 1, 86_399_999, 86_400_000, 951_782_400_000, 4_102_444_799_999]
-    moments += [rng.randrange(-10**12, 4 * 10**12) for _ in range(5000)]
+    moments += [rng.randrange(-(10**12), 4 * 10**12) for _ in range(5000)]
     for ms in moments:
         moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
         assert partition_date(ms) == moment.strftime("%Y-%m-%d"), ms

@@ -61,6 +61,7 @@ def test_the_table_has_a_row_per_stage_and_the_process_line():
     command = {
         "wall_s": 2.0,
         "process_cpu_us_per_message": 9.5,
+        "main_thread_cpu_us_per_message": 6.0,
         "main_thread_us_per_message": stages,
     }
     text = prof.render({"count": 10, "decoding_floor_us": 3.2, "publish": command, "land": command})
