@@ -41,6 +41,7 @@ import uuid
 from pathlib import Path
 
 from core.project import PROJECT_ROOT
+from ingestion.publish import DIGEST_HEADER
 
 STAGES = ("edtrack", "json", "hashing", "kafka-python", "hdfs", "other")
 
@@ -48,9 +49,9 @@ STAGES = ("edtrack", "json", "hashing", "kafka-python", "hdfs", "other")
 def stage_of(filename: str, function: str) -> str:
     """The stage of one cProfile entry (its file, or ``~`` and the builtin's name)."""
     if filename == "~":
-        if "orjson" in function or "json" in function:
+        if "json" in function:  # orjson's and json's
             return "json"
-        if "blake2b" in function or "_hashlib" in function or "hashlib" in function:
+        if "blake2b" in function or "hashlib" in function:
             return "hashing"
         if "hdfs_native" in function:
             return "hdfs"
@@ -158,7 +159,7 @@ def decoding_floor_us(path: Path, limit: int = 20_000) -> float:
             batch_size=64 * 1024 * 1024,
         )
         for offset, value in enumerate(values[start : start + 500]):
-            headers = [("source_file", b"x"), ("record_index", b"1"), ("record_blake2b", b"d" * 16)]
+            headers = [("source_file", b"x"), ("record_index", b"1"), (DIGEST_HEADER, b"d" * 16)]
             builder.append(offset, timestamp=0, key=b"k" * 36, value=value, headers=headers)
         batches.append(bytes(builder.build()))
     t0 = time.process_time()
@@ -184,7 +185,16 @@ def main(argv: list[str] | None = None) -> None:
     if args.state_dir is not None:
         common += ["--state-dir", args.state_dir]
     run = uuid.uuid4().hex[:8]
-    topic, root = f"profile-{run}", f"/edtrack/profile-{run}"
+
+    def command(name: str, data: Path, suffix: str) -> list[str]:
+        """``name``'s arguments on a topic (and raw root and schema) of this run's own."""
+        topic = f"profile-{run}{suffix}"
+        if name == "publish":
+            return [*common, "publish", str(data), "--topic", topic]
+        root, schema = f"/edtrack/profile-{run}{suffix}", f"profile_{run}{suffix}"
+        land = [*common, "land", "--topic", topic, "--root", root, "--schema", schema]
+        return [*land, "--until-caught-up"]
+
     results: dict[str, object] = {"count": args.count}
     with tempfile.TemporaryDirectory(prefix="edtrack-profile-") as tmp:
         data = Path(tmp) / "attempts.jsonl"
@@ -195,22 +205,18 @@ def main(argv: list[str] | None = None) -> None:
             cwd=PROJECT_ROOT,
         )
         results["decoding_floor_us"] = round(decoding_floor_us(data), 2)
-        for name, command in (
-            ("publish", ["publish", str(data), "--topic", topic]),
-            (
-                "land",
-                ["land", "--topic", topic, "--root", root, "--schema", f"profile_{run}"]
-                + ["--until-caught-up"],
-            ),
-        ):
+        for name in ("publish", "land"):
             # Unprofiled first: the figures. Then the same again (another topic, another
             # root) under cProfile, whose shares split the unprofiled main thread's CPU:
             # cProfile's own cost per call inflates small functions' times.
-            _, plain = run_command(common + command, Path(tmp) / f"{name}-plain", profiled=False)
-            again = [
-                topic + "-p" if a == topic else root + "-p" if a == root else a for a in command
-            ]
-            profile, _ = run_command(common + again, Path(tmp) / f"{name}-profiled", profiled=True)
+            _, plain = run_command(
+                command(name, data, ""), Path(tmp) / f"{name}-plain", profiled=False
+            )
+            profile, _ = run_command(
+                command(name, data, "_p"),
+                Path(tmp) / f"{name}-profiled",
+                profiled=True,
+            )
             assert profile is not None
             stages = by_stage(profile)
             total = sum(stages.values()) or 1.0
