@@ -138,8 +138,9 @@ def test_the_thrift_server_schedules_fairly_between_the_pools_dbt_and_clients_us
         for pool in ET.parse(allocation.removeprefix("file://")).getroot()
     }
     assert set(pools) == {"default", "builds"}
-    # Each pool is owed a core when both wait, so neither starves the other.
-    assert all(p["minShare"] == "1" and p["schedulingMode"] == "FAIR" for p in pools.values())
+    # Each pool is owed a core when both wait, so neither starves the other; inside a
+    # pool, FIFO: Spark's FAIR order between task sets starves some stages by their names.
+    assert all(p["minShare"] == "1" and p["schedulingMode"] == "FIFO" for p in pools.values())
     profiles = yaml.safe_load((PROJECT_ROOT / "profiles/profiles.yml").read_text())
     key = "set:hiveconf:spark.sql.thriftserver.scheduler.pool"
     for name, output in profiles["edtrack"]["outputs"].items():
