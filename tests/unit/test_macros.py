@@ -51,6 +51,15 @@ FLAT = Relation("flattened", "flat")
 
 
 @dataclass(frozen=True)
+class Listed(Relation):
+    """A relation from dbt's cache: dbt-spark knows whether it is an Iceberg table when
+    the relation came from the listing at the start of the invocation (None when this
+    invocation built it)."""
+
+    is_iceberg: bool | None = None
+
+
+@dataclass(frozen=True)
 class Existing:
     """A relation as dbt-spark's cache describes it."""
 
@@ -102,10 +111,14 @@ class Dbt:
     full_refresh_flag: bool = False  # dbt's --full-refresh
     existing: Existing | None = None  # what dbt's cache holds for the model
     logged: list[str] = field(default_factory=list)
+    listed_iceberg: bool | None = None  # the cached relation's is_iceberg
+    nodes: dict = field(default_factory=dict)  # dbt's graph.nodes
 
     def get_relation(self, database, schema: str, identifier: str):
         name = f"{schema}.{identifier}"
-        return None if name in self.missing else Relation(schema, identifier)
+        if name in self.missing:
+            return None
+        return Listed(schema, identifier, is_iceberg=self.listed_iceberg)
 
     def run_query(self, sql: str) -> Table:
         self.queries.append(sql)
@@ -137,6 +150,7 @@ class Dbt:
             "this": Relation("marts", "model"),
             "load_cached_relation": lambda relation: self.existing,
             "log": lambda message, info=False: self.logged.append(message) or "",
+            "graph": {"nodes": self.nodes},
         }
         # As in dbt, each macro is a callable of the context that ends at its own
         # return(): a macro calling one of another file gets that one's value. The
@@ -183,6 +197,49 @@ def test_latest_build_of_an_iceberg_table_asks_its_partitions_table():
         " from flattened.flat.partitions where last_updated_at ="
         " (select max(last_updated_at) from flattened.flat.partitions) order by kafka_date"
     )
+
+
+def model_node(schema: str, alias: str, file_format: str) -> dict:
+    return {
+        "resource_type": "model",
+        "schema": schema,
+        "alias": alias,
+        "config": {"file_format": file_format},
+    }
+
+
+@pytest.mark.parametrize(
+    ("listed_iceberg", "nodes"),
+    [
+        (True, {}),  # listed at the start of the invocation as an Iceberg table
+        (None, {"model.p.flat": model_node("flattened", "flat", "iceberg")}),  # built now
+    ],
+    ids=["listed", "built-by-this-invocation"],
+)
+def test_latest_build_of_a_known_iceberg_table_describes_nothing(listed_iceberg, nodes):
+    dbt = Dbt(dates=["2018-01-12"], provider="parquet", listed_iceberg=listed_iceberg, nodes=nodes)
+    assert dbt.call("latest_build", FLAT) == "kafka_date in ('2018-01-12')"
+    (partitions,) = dbt.queries
+    assert "from flattened.flat.partitions" in partitions
+
+
+def test_latest_build_trusts_the_listing_over_the_config():
+    # A table still in another format than its model's config (before the run that
+    # converts it) is listed as not Iceberg: its files are listed, not `.partitions`.
+    nodes = {"model.p.flat": model_node("flattened", "flat", "iceberg")}
+    dbt = Dbt(dates=["2018-01-12"], location="hdfs://nn/flat", listed_iceberg=False, nodes=nodes)
+    dbt.call("latest_build", FLAT)
+    assert dbt.queries[0] == "describe table extended flattened.flat"
+    assert all(".partitions" not in query for query in dbt.queries)
+
+
+def test_latest_build_of_another_model_describes_the_table():
+    # Only the model whose schema and alias match tells the format.
+    nodes = {"model.p.other": model_node("flattened", "other", "iceberg")}
+    dbt = Dbt(dates=["2018-01-12"], location="hdfs://nn/flat", nodes=nodes)
+    dbt.call("latest_build", FLAT)
+    assert dbt.queries[0] == "describe table extended flattened.flat"
+    assert "from binaryFile.`hdfs://nn/flat`" in dbt.queries[1]
 
 
 def test_a_table_description_without_a_location_is_one_error():

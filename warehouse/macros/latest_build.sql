@@ -20,14 +20,28 @@
     {%- if not execute -%}
         {{- return('true') -}}
     {%- endif -%}
-    {%- if adapter.get_relation(
+    {%- set cached = adapter.get_relation(
         database=relation.database, schema=relation.schema, identifier=relation.identifier
-    ) is none -%}
+    ) -%}
+    {%- if cached is none -%}
         {#- Not built yet (a compile or lint before the first run): nothing to ask. -#}
         {{- return('true') -}}
     {%- endif -%}
-    {%- set details = table_details(relation) -%}
-    {%- if details.get('Provider') == 'iceberg' -%}
+    {#- The table's format without a `describe` where dbt knows it: from the listing at the
+        start of the invocation, else (built by this invocation) from its model's config. -#}
+    {%- set models = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
+        | selectattr('schema', 'equalto', relation.schema)
+        | selectattr('alias', 'equalto', relation.identifier) | list -%}
+    {%- set details = {} -%}
+    {%- if cached.is_iceberg is not none -%}
+        {%- set file_format = 'iceberg' if cached.is_iceberg else none -%}
+    {%- elif models -%}
+        {%- set file_format = models[0].config.file_format -%}
+    {%- else -%}
+        {%- set details = table_details(relation) -%}
+        {%- set file_format = details.get('Provider') -%}
+    {%- endif -%}
+    {%- if file_format == 'iceberg' -%}
         {#- Iceberg records, per partition, the commit that last changed it. -#}
         {%- set query -%}
             select cast(partition.kafka_date as string) as kafka_date
@@ -37,6 +51,7 @@
         {%- endset -%}
         {{- return(kafka_date_filter(query)) -}}
     {%- endif -%}
+    {%- set details = details or table_details(relation) -%}
     {%- set partitions = partition_file_times(relation, details['Location']) -%}
     {%- set newest_query -%}
         select kafka_date from ({{ partitions }}) as partitions
