@@ -410,6 +410,72 @@ def stack_env(obj: Context) -> None:
         click.echo(f"export EDTRACK_PASSWORD=\"$(cat '{obj.config.ldap_password_file}')\"")
 
 
+# --- users (LDAP logins and their grants) -------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """Logins of a stack started with --auth ldap, and what each may read: EdTech Co's
+    analysts everything, a customer's logins only its rows of the views in `shared`."""
+
+
+def _group_choice(customer: str | None, analyst: bool) -> str | None:
+    if (customer is None) == (not analyst):
+        raise UserError("Say whose login this is: --customer CUSTOMER_ID or --analyst.")
+    return customer
+
+
+@users.command("add")
+@click.argument("user")
+@click.option("--customer", help="The customer (its id in the exam_owners seed) it reads for.")
+@click.option("--analyst", is_flag=True, help="An EdTech Co analyst: reads everything.")
+@click.pass_obj
+def users_add(obj: Context, user: str, customer: str | None, analyst: bool) -> None:
+    """Add USER to a customer's group or the analysts, creating the user (its generated
+    password is printed once, alone on stdout) and the customer's group when missing.
+    Takes effect within seconds, without a restart."""
+    from stack import directory
+
+    added = directory.add_user(obj.config, user, _group_choice(customer, analyst))
+    if added.password is None:
+        click.echo(f"users: {user} (existing user) now reads as {added.group}", err=True)
+    else:
+        click.echo(
+            f"users: created {user} for {added.group}; its password, shown only now:", err=True
+        )
+        click.echo(added.password)
+
+
+@users.command("remove")
+@click.argument("user")
+@click.option("--customer", help="The customer whose group USER leaves.")
+@click.option("--analyst", is_flag=True, help="Leave the analysts' group.")
+@click.pass_obj
+def users_remove(obj: Context, user: str, customer: str | None, analyst: bool) -> None:
+    """Take USER out of a customer's group or the analysts (the user itself stays)."""
+    from stack import directory
+
+    group = _group_choice(customer, analyst)
+    if not directory.remove_user(obj.config, user, group):
+        raise UserError(f"{user} is not in the group of {group or directory.ANALYSTS}.")
+    click.echo(f"users: {user} no longer reads as {group or directory.ANALYSTS}", err=True)
+
+
+@users.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_obj
+def users_list(obj: Context, fmt: str) -> None:
+    """Each group (analysts, then each customer) and its users."""
+    from stack import directory
+
+    found = directory.groups(obj.config)
+    if fmt == "json":
+        click.echo(json.dumps(found, indent=2))
+        return
+    for group, members in found.items():
+        click.echo(f"{group}: {', '.join(members) or '-'}")
+
+
 @main.command("config")
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
 @click.pass_obj
@@ -431,7 +497,12 @@ def show_config(obj: Context, fmt: str) -> None:
 
 @main.command()
 @click.option("--count", type=click.IntRange(min=0), required=True, help="Records to write.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Default: the demo's seed, whose exams the committed warehouse/seeds list.",
+)
 @click.option(
     "--output",
     type=click.Path(dir_okay=False),
@@ -459,13 +530,30 @@ def show_config(obj: Context, fmt: str) -> None:
     show_default=True,
     help="Days of activity from --start.",
 )
-def generate(count: int, seed: int, output: str, fmt: str | None, start, days: int) -> None:
+@click.option(
+    "--owners-seed",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also write the dbt seeds exam_owners.csv and customers.csv into this folder: "
+    "the demo customers owning the exams of --seed (warehouse/seeds holds the default "
+    "seed's).",
+)
+def generate(
+    count: int,
+    seed: int | None,
+    output: str,
+    fmt: str | None,
+    start,
+    days: int,
+    owners_seed: str | None,
+) -> None:
     """Write synthetic attempts with the shape and quirks of the real export."""
 
     from tqdm import tqdm
 
     from ingestion import generate as gen
 
+    seed = gen.DEFAULT_SEED if seed is None else seed
     t0 = time.monotonic()
     with tqdm(
         total=count, unit="rec", desc="generate", file=sys.stderr, mininterval=2, disable=None
@@ -473,6 +561,10 @@ def generate(count: int, seed: int, output: str, fmt: str | None, start, days: i
         records = gen.generate(count, seed, start=start.replace(tzinfo=dt.UTC), days=days)
         n = gen.write(records, Path(output), fmt, progress=bar.update)
     click.echo(f"wrote {n:,} records to {output} in {time.monotonic() - t0:.1f} s", err=True)
+    if owners_seed is not None:
+        written = gen.write_owner_seeds(Path(owners_seed), seed)
+        rows = ", ".join(f"{name} ({n_rows} rows)" for name, n_rows in written.items())
+        click.echo(f"wrote {rows} to {owners_seed}", err=True)
 
 
 @main.command()

@@ -174,6 +174,40 @@ class StackConfig:
     def ldap_password_file(self) -> Path:
         return self.service_dir("ldap") / f"{self.ldap_user}.password"
 
+    # Who may read what (stack/java/CustomerAccess.java): a group per customer under
+    # ou=customers (cn=<customer_id>), EdTech Co's analysts in one group, and an account
+    # the Thrift Server reads the groups with.
+    @property
+    def ldap_customers_dn(self) -> str:
+        return f"ou=customers,{self.ldap_suffix}"
+
+    def ldap_customer_dn(self, customer: str) -> str:
+        return f"cn={customer},{self.ldap_customers_dn}"
+
+    @property
+    def ldap_groups_dn(self) -> str:
+        return f"ou=groups,{self.ldap_suffix}"
+
+    @property
+    def ldap_analysts_dn(self) -> str:
+        return f"cn=analysts,{self.ldap_groups_dn}"
+
+    @property
+    def ldap_reader_dn(self) -> str:
+        return f"cn=access-reader,{self.ldap_suffix}"
+
+    @property
+    def ldap_reader_password_file(self) -> Path:
+        return self.service_dir("ldap") / "access-reader.password"
+
+    @property
+    def ldap_admin_dn(self) -> str:
+        return f"cn=admin,{self.ldap_suffix}"
+
+    @property
+    def ldap_admin_password_file(self) -> Path:
+        return self.service_dir("ldap") / "admin.password"
+
     # --- TLS on the Thrift Server (--tls) -------------------------------------------------
     @property
     def tls_dir(self) -> Path:

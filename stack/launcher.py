@@ -56,6 +56,17 @@ def template_context(config: StackConfig) -> dict[str, object]:
         "table_format": config.table_format,
         "format_jars": str(config.jars_dir / config.table_format / "*"),
         "classes_dir": str(config.cache_dir / "classes"),
+        # Per-customer access (stack/java/CustomerAccess.java), on with --auth ldap.
+        "access": {
+            "ldap.url": config.ldap_url,
+            "ldap.bindDn": config.ldap_reader_dn,
+            "ldap.passwordFile": str(config.ldap_reader_password_file),
+            "ldap.peopleDn": config.ldap_people_dn,
+            "ldap.customersDn": config.ldap_customers_dn,
+            "ldap.analystsDn": config.ldap_analysts_dn,
+        }
+        if config.auth == "ldap"
+        else {},
         "metastore_jdbc_url": config.metastore_jdbc_url,
         "metastore_db_user": config.postgres_user,
         # Filled in for the metastore's own copy of hive-site.xml only (its

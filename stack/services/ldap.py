@@ -5,6 +5,11 @@ and passwords), bound to 127.0.0.1 on its own port, never the system's slapd ser
 The directory holds one organisation (``dc=edtrack,dc=local``), an ``ou=people`` unit
 and a seeded user; HiveServer2 checks a client's login by binding as
 ``uid=<user>,ou=people,dc=edtrack,dc=local`` with the client's password.
+
+Grants follow groups (stack/java/CustomerAccess.java): ``cn=analysts,ou=groups`` (full
+access; the seeded user is its first member) and one ``groupOfNames`` per customer under
+``ou=customers`` (``edtrack customers``); the Thrift Server reads them as
+``cn=access-reader``, an account that can log in to the directory and nothing else.
 """
 
 from __future__ import annotations
@@ -111,6 +116,31 @@ userPassword: {user_password_hash}
 """
 
 
+def access_ldif(config: StackConfig, reader_password_hash: str) -> str:
+    """The groups grants follow and the account that reads them, as LDIF for slapadd."""
+    return f"""dn: {config.ldap_customers_dn}
+objectClass: organizationalUnit
+ou: customers
+
+dn: {config.ldap_groups_dn}
+objectClass: organizationalUnit
+ou: groups
+
+dn: {config.ldap_analysts_dn}
+objectClass: groupOfNames
+cn: analysts
+description: EdTech Co's analysts: full access to every schema
+member: {config.ldap_user_dn(config.ldap_user)}
+
+dn: {config.ldap_reader_dn}
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: access-reader
+description: The Thrift Server reads group memberships as this account
+userPassword: {reader_password_hash}
+"""
+
+
 def command(rt: Runtime) -> list[str]:
     # -d keeps slapd in the foreground (the stack tracks its pid); "stats" logs each
     # connection and bind to the service log.
@@ -132,16 +162,21 @@ def init_directory(rt: Runtime) -> None:
     (ldap_dir / "data").mkdir(parents=True, exist_ok=True)
     admin = password(ldap_dir / "admin.password")
     write_private(ldap_dir / "slapd.conf", slapd_conf(config, ssha(admin)))
-    if (ldap_dir / "data" / "data.mdb").exists():
-        return
-    rt.log(f"seeding the LDAP directory with user {config.ldap_user!r} (once)")
-    seed = ldap_dir / "seed.ldif"
-    user_hash = ssha(password(config.ldap_password_file))
-    write_private(seed, seed_ldif(config, user_hash))
-    rt.run_once(
-        "ldap-seed",
-        [str(find_program("slapadd")), "-f", str(ldap_dir / "slapd.conf"), "-l", str(seed)],
-    )
+    slapadd = [str(find_program("slapadd")), "-f", str(ldap_dir / "slapd.conf"), "-l"]
+    if not (ldap_dir / "data" / "data.mdb").exists():
+        rt.log(f"seeding the LDAP directory with user {config.ldap_user!r} (once)")
+        seed = ldap_dir / "seed.ldif"
+        user_hash = ssha(password(config.ldap_password_file))
+        write_private(seed, seed_ldif(config, user_hash))
+        rt.run_once("ldap-seed", [*slapadd, str(seed)])
+    # A directory seeded before grants followed groups gets them once, too.
+    marker = ldap_dir / "access.seeded"
+    if not marker.exists():
+        rt.log("adding the analysts group, ou=customers and the access reader (once)")
+        seed = ldap_dir / "access.ldif"
+        write_private(seed, access_ldif(config, ssha(password(config.ldap_reader_password_file))))
+        rt.run_once("ldap-access", [*slapadd, str(seed)])
+        marker.write_text("1\n")
 
 
 def check(config: StackConfig) -> None:

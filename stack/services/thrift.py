@@ -24,6 +24,14 @@ def command(rt: Runtime) -> list[str]:
             config.cache_dir / "classes",
             find_java(config),
         )
+    # Per-customer access, an extension of every stack (it allows everything unless
+    # spark-defaults.conf configures it, as --auth ldap does).
+    jars.compile_java(
+        JAVA_SOURCES / "CustomerAccess.java",
+        str(spark_home() / "jars" / "*"),
+        config.cache_dir / "classes",
+        find_java(config),
+    )
     hiveconf = {
         "hive.server2.thrift.bind.host": config.host,
         "hive.server2.thrift.port": str(config.ports["thrift"]),
@@ -42,6 +50,13 @@ def command(rt: Runtime) -> list[str]:
             "hive.server2.authentication": "LDAP",
             "hive.server2.authentication.ldap.url": config.ldap_url,
             "hive.server2.authentication.ldap.baseDN": config.ldap_people_dn,
+            # The protocol's metadata calls (GetTables, GetColumns) ask this plugin, with
+            # the session's login, before they list anything (CustomerAccess.java).
+            "hive.security.authorization.enabled": "true",
+            "hive.security.authorization.manager": "CustomerAccess$AuthorizerFactory",
+            "hive.security.authenticator.manager": (
+                "org.apache.hadoop.hive.ql.security.SessionStateUserAuthenticator"
+            ),
         }
     if config.tls:
         # The keystore's password is in the Thrift Server's own hive-site.xml (owner-only,

@@ -137,9 +137,45 @@ def test_a_parquet_stack_loads_no_table_format(tmp_path):
 
     config = from_env({"EDTRACK_TABLE_FORMAT": "parquet"}, state_dir=tmp_path)
     render_configs(config)
-    conf = (tmp_path / "spark/conf/spark-defaults.conf").read_text()
-    assert "spark_catalog" not in conf and "extraClassPath" not in conf
+    conf = dict(
+        line.split(None, 1)
+        for line in (tmp_path / "spark/conf/spark-defaults.conf").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    assert not any("spark_catalog" in key for key in conf)
+    # Only the project's own classes (the per-customer access extension), no format jars.
+    assert conf["spark.driver.extraClassPath"] == str(config.cache_dir / "classes")
+    assert conf["spark.sql.extensions"] == "CustomerAccess"
     assert {"iceberg", "delta"}.isdisjoint(poms_for(config))
+
+
+@pytest.mark.parametrize(
+    ("auth", "configured"),
+    [pytest.param("ldap", True, id="ldap"), pytest.param("none", False, id="no-auth")],
+)
+def test_customer_access_is_configured_only_with_ldap(tmp_path, auth, configured):
+    from stack.launcher import render_configs
+
+    config = from_env({}, state_dir=tmp_path, auth=auth)
+    render_configs(config)
+    conf = dict(
+        line.split(None, 1)
+        for line in (tmp_path / "spark/conf/spark-defaults.conf").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    assert "CustomerAccess" in conf["spark.sql.extensions"].split(",")
+    access = {k: v for k, v in conf.items() if k.startswith("spark.edtrack.access.")}
+    if not configured:
+        assert access == {}
+        return
+    assert access == {
+        "spark.edtrack.access.ldap.url": config.ldap_url,
+        "spark.edtrack.access.ldap.bindDn": "cn=access-reader,dc=edtrack,dc=local",
+        "spark.edtrack.access.ldap.passwordFile": str(config.ldap_reader_password_file),
+        "spark.edtrack.access.ldap.peopleDn": "ou=people,dc=edtrack,dc=local",
+        "spark.edtrack.access.ldap.customersDn": "ou=customers,dc=edtrack,dc=local",
+        "spark.edtrack.access.ldap.analystsDn": "cn=analysts,ou=groups,dc=edtrack,dc=local",
+    }
 
 
 @pytest.mark.parametrize(
