@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 INPUT ?=
 DEMO_COUNT ?= 3280
+# make demo AUTH=ldap: logins through the stack's LDAP directory, and one customer's
+# own login answering for its exams only.
+AUTH ?=
 # make bench: attempts per size, and the port offset of the benchmark's private stack.
 SIZES ?= 3280 100000 1000000
 BENCH_PORT_OFFSET ?= 12000
@@ -35,7 +38,7 @@ setup: $(BIN)/edtrack
 # One command, end to end: stack up, generate or take INPUT, publish, land, dbt build,
 # answer client questions. Leaves the stack running.
 demo: packages setup
-	$(BIN)/edtrack demo $(if $(INPUT),--input "$(INPUT)",--count $(DEMO_COUNT))
+	$(BIN)/edtrack demo $(if $(INPUT),--input "$(INPUT)",--count $(DEMO_COUNT)) $(if $(AUTH),--auth $(AUTH))
 
 # The whole suite: unit tests, then integration tests against private stacks that the
 # tests start on their own ports and state dirs, and stop at the end (one of them with

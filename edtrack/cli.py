@@ -1026,11 +1026,19 @@ def maintain(
 )
 @click.option("--count", type=click.IntRange(min=1), default=3280, show_default=True)
 @click.option("--seed", type=int, default=2018, show_default=True)
+@click.option(
+    "--auth",
+    type=click.Choice(["none", "ldap"]),
+    default=None,
+    help="As 'stack up --auth'. With ldap the demo also answers as one customer's own "
+    "login, which reads only that customer's exams.",
+)
 @click.pass_obj
-def demo(obj: Context, input_path: str | None, count: int, seed: int) -> None:
+def demo(obj: Context, input_path: str | None, count: int, seed: int, auth: str | None) -> None:
     """End to end: stack up, publish, land, dbt build, answer client questions."""
     from edtrack.demo import run_demo
 
+    obj.choose(auth, None)
     run_demo(obj.config, input_path, count, seed)
 
 

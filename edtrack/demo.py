@@ -19,8 +19,13 @@ from core import sql
 from core.errors import UserError
 from core.project import PROJECT_ROOT, catalogue_query
 from stack.config import StackConfig
+from stack.secrets_file import password, write_private
 
 DEMO_QUERIES = ("attempts_overall", "most_taken_exams")
+# With --auth ldap: a login of the first demo customer, made once, answers on its own.
+DEMO_CUSTOMER = "northwind"
+DEMO_CUSTOMER_USER = "northwind-demo"
+DEMO_CUSTOMER_QUERY = "most_taken_exams"
 
 
 def step(message: str) -> None:
@@ -56,6 +61,9 @@ def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int)
     step("Starting the local stack (Kafka, HDFS, Hive metastore, Spark Thrift Server)")
     Stack(config, log=lambda m: click.echo(f"  {m}")).up()
     login = sql.Login.from_env(os.environ)  # EDTRACK_USER / EDTRACK_PASSWORD (LDAP auth)
+    if config.auth == "ldap" and login.password is None:
+        # The stack's seeded user, one of the analysts.
+        login = sql.Login(config.ldap_user, password(config.ldap_password_file))
 
     if input_path is None:
         path = config.state_dir / "demo" / f"attempts-{count}-seed{seed}.json"
@@ -92,6 +100,9 @@ def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int)
     )
 
     step("Building the warehouse: dbt build (staging -> marts, with tests)")
+    os.environ.setdefault("EDTRACK_USER", login.user)
+    if login.password is not None:
+        os.environ.setdefault("EDTRACK_PASSWORD", login.password)
     run_dbt(config, "build")
 
     step("Answering client questions over the Thrift Server")
@@ -110,6 +121,8 @@ def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int)
             click.echo(sql.render(sql.run(connection, query.text), "table"))
     finally:
         connection.close()
+    if config.auth == "ldap":
+        customer_answers(config)
 
     port = config.ports["thrift"]
     click.secho(
@@ -121,4 +134,43 @@ def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int)
         f'Query it:  .venv/bin/edtrack sql "select * from marts.mart_exam_popularity"\n'
         f"       or:  beeline -u jdbc:hive2://{config.host}:{port}/default\n"
         f"Stop it:   .venv/bin/edtrack stack down"
+    )
+
+
+def customer_answers(config: StackConfig) -> None:
+    """One customer's own login (made once, its password kept in the state dir) asks a
+    catalogue question of the views of ``shared``: the server answers with that
+    customer's exams only."""
+    from stack import directory
+
+    secret = config.service_dir("ldap") / f"{DEMO_CUSTOMER_USER}.password"
+    if not secret.exists():
+        added = directory.add_user(config, DEMO_CUSTOMER_USER, DEMO_CUSTOMER)
+        if added.password is None:
+            raise UserError(
+                f"User {DEMO_CUSTOMER_USER} exists but its password is not in {secret}: "
+                f"remove it from the directory or write its password there."
+            )
+        write_private(secret, added.password)
+    query = catalogue_query(DEMO_CUSTOMER_QUERY)
+    step(f"The same question as customer {DEMO_CUSTOMER}'s own login ({DEMO_CUSTOMER_USER})")
+    connection = sql.connect(
+        config.host,
+        config.ports["thrift"],
+        DEMO_CUSTOMER_USER,
+        secret.read_text(),
+        require_password=True,
+        ssl_cafile=config.tls_cert_file if config.tls else None,
+    )
+    try:
+        # Clients' questions name the marts; a customer asks them of the shared views.
+        text = query.text.replace("marts.", "shared.")
+        click.secho(f"\n{query.question} (its own exams only)", bold=True)
+        click.echo(sql.render(sql.run(connection, text), "table"))
+    finally:
+        connection.close()
+    click.echo(
+        f"  Its password is in {secret}; a mart or another customer's rows are refused:\n"
+        f'  EDTRACK_USER={DEMO_CUSTOMER_USER} EDTRACK_PASSWORD="$(cat {secret})" '
+        f'.venv/bin/edtrack sql "select * from marts.dim_exams"'
     )

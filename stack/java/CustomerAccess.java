@@ -79,6 +79,7 @@ import org.apache.spark.sql.catalyst.expressions.InputFileName;
 import org.apache.spark.sql.catalyst.expressions.Literal;
 import org.apache.spark.sql.catalyst.expressions.SubqueryExpression;
 import org.apache.spark.sql.catalyst.plans.logical.CTERelationRef;
+import org.apache.spark.sql.catalyst.plans.logical.DescribeRelation;
 import org.apache.spark.sql.catalyst.plans.logical.Command;
 import org.apache.spark.sql.catalyst.plans.logical.Filter;
 import org.apache.spark.sql.catalyst.plans.logical.LeafNode;
@@ -88,11 +89,14 @@ import org.apache.spark.sql.catalyst.plans.logical.OneRowRelation;
 import org.apache.spark.sql.catalyst.plans.logical.Range;
 import org.apache.spark.sql.execution.command.ResetCommand;
 import org.apache.spark.sql.catalyst.plans.logical.SetCatalogAndNamespace;
+import org.apache.spark.sql.catalyst.plans.logical.ShowColumns;
 import org.apache.spark.sql.catalyst.plans.logical.ShowNamespaces;
 import org.apache.spark.sql.catalyst.plans.logical.ShowTables;
+import org.apache.spark.sql.catalyst.plans.logical.UnaryCommand;
 import org.apache.spark.sql.catalyst.plans.logical.View;
 import org.apache.spark.sql.catalyst.rules.Rule;
 import org.apache.spark.sql.catalyst.trees.TreeNodeTag;
+import org.apache.spark.sql.connector.catalog.Identifier;
 import org.apache.spark.sql.execution.command.DescribeColumnCommand;
 import org.apache.spark.sql.execution.command.DescribeTableCommand;
 import org.apache.spark.sql.execution.command.SetCommand;
@@ -441,6 +445,12 @@ public class CustomerAccess extends AbstractFunction1<SparkSessionExtensions, Bo
         TableIdentifier id = ((DescribeColumnCommand) node).table();
         database = database(id.database());
         what = "the columns of " + id.unquotedString();
+      } else if (node instanceof DescribeRelation || node instanceof ShowColumns) {
+        // The catalog's own (v2) forms, over a resolved table: refused outside `shared`.
+        LogicalPlan target = ((UnaryCommand) node).child();
+        String name = identifierOf(target);
+        database = name == null ? null : namespaceOf(target);
+        what = "the columns of " + (name == null ? target.nodeName() : name);
       } else if (node instanceof ShowColumnsCommand) {
         ShowColumnsCommand show = (ShowColumnsCommand) node;
         database =
@@ -452,6 +462,26 @@ public class CustomerAccess extends AbstractFunction1<SparkSessionExtensions, Bo
       if (!directory.isShared(database)) {
         throw directory.refused(grant, what);
       }
+    }
+
+    /** A resolved table's identifier (ResolvedTable and its kin name it), or null. */
+    private static Identifier identifier(LogicalPlan node) {
+      try {
+        Object found = node.getClass().getMethod("identifier").invoke(node);
+        return found instanceof Identifier ? (Identifier) found : null;
+      } catch (ReflectiveOperationException e) {
+        return null;
+      }
+    }
+
+    private static String identifierOf(LogicalPlan node) {
+      Identifier id = identifier(node);
+      return id == null ? null : String.join(".", id.namespace()) + "." + id.name();
+    }
+
+    private static String namespaceOf(LogicalPlan node) {
+      Identifier id = identifier(node);
+      return id == null ? null : String.join(".", id.namespace());
     }
 
     private static String describe(LogicalPlan node) {
