@@ -15,13 +15,20 @@ reproduced at rates seen in the real data (docs/data.md):
   daily rhythm.
 
 The consistency rules of the export hold on every generated record with counts.
+
+The generated exams belong to demo customers (publishers): ``owner_of`` assigns each
+exam from its id alone, and ``write_owner_seeds`` writes that assignment as the dbt
+seeds ``exam_owners.csv`` and ``customers.csv`` (the committed ``warehouse/seeds`` are
+its output for ``DEFAULT_SEED``, the demo's).
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import functools
 import gzip
+import hashlib
 import json
 import math
 import random
@@ -34,6 +41,9 @@ from typing import IO, Any
 
 from core.project import exam_id_of_test_records
 
+# The seed of `edtrack generate` and of the demo: the committed ownership seeds
+# (warehouse/seeds) list this seed's exams.
+DEFAULT_SEED = 2018
 TEST_EXAM_NAME = "Example Exam For Development and Testing oh yeahsdf"
 START = dt.datetime(2017, 11, 20, tzinfo=dt.UTC)
 SPAN_DAYS = 70
@@ -126,6 +136,59 @@ def make_exams(rng: random.Random, n_exams: int = 100, shared_names: int = 4) ->
             )
         )
     return exams
+
+
+@dataclass(frozen=True)
+class Customer:
+    customer_id: str  # an LDAP group name too: ^[a-z][a-z0-9_-]{0,62}$
+    customer_name: str
+
+
+# The demo's customers: publishers whose exams EdTech Co serves (made-up names).
+CUSTOMERS = (
+    Customer("northwind", "Northwind Learning"),
+    Customer("bluebird", "Bluebird Press"),
+    Customer("meridian", "Meridian Academic Publishing"),
+)
+# One exam in UNOWNED_ONE_IN belongs to no customer: EdTech Co's in-house exams.
+UNOWNED_ONE_IN = 10
+
+
+def owner_of(base_exam_id: str) -> str | None:
+    """The demo customer owning an exam, decided by its id alone (a SHA-256 of it, the
+    same on every machine and run): about one exam in ``UNOWNED_ONE_IN`` has none (an
+    in-house exam), nor has the test-record exam. Twin exams (one name, two ids) are
+    assigned each on its own id, so a name can belong to two customers."""
+    if base_exam_id == exam_id_of_test_records():
+        return None
+    digest = int.from_bytes(hashlib.sha256(base_exam_id.encode()).digest()[:8], "big")
+    if digest % UNOWNED_ONE_IN == 0:
+        return None
+    return CUSTOMERS[digest // UNOWNED_ONE_IN % len(CUSTOMERS)].customer_id
+
+
+def write_owner_seeds(directory: Path, seed: int = DEFAULT_SEED) -> dict[str, int]:
+    """Write the dbt seeds of ownership for the exams ``generate(..., seed)`` draws
+    from: ``exam_owners.csv`` (base_exam_id, customer_id; owned exams only, by id) and
+    ``customers.csv`` (customer_id, customer_name). Returns the rows written per file.
+    The exams depend on the seed only, not on the count, start or days."""
+    owners = sorted(
+        (exam.base_exam_id, owner)
+        for exam in make_exams(random.Random(seed))
+        if (owner := owner_of(exam.base_exam_id)) is not None
+    )
+    customers = [(c.customer_id, c.customer_name) for c in CUSTOMERS]
+    directory.mkdir(parents=True, exist_ok=True)
+    tables = {
+        "exam_owners.csv": (("base_exam_id", "customer_id"), owners),
+        "customers.csv": (("customer_id", "customer_name"), customers),
+    }
+    for name, (header, rows) in tables.items():
+        with open(directory / name, "w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(header)
+            writer.writerows(rows)
+    return {name: len(rows) for name, (_, rows) in tables.items()}
 
 
 def _iso_ms(moment: dt.datetime) -> str:
@@ -249,7 +312,7 @@ def make_attempt(
 
 
 def generate(
-    count: int, seed: int = 0, start: dt.datetime = START, days: int = SPAN_DAYS
+    count: int, seed: int = DEFAULT_SEED, start: dt.datetime = START, days: int = SPAN_DAYS
 ) -> Iterator[dict[str, Any]]:
     """Yield ``count`` records (duplicates included in the count), deterministically.
 

@@ -145,15 +145,78 @@ def option_choices(records: list[dict]) -> dict[tuple[str, str], dict]:
 
 
 def activity_hourly(records: list[dict]) -> dict[int, int]:
-    hours = collections.Counter(epoch(r["keen_timestamp"]).hour for r in attempts(records))
-    return {h: hours[h] for h in range(24)}
+    return {h: e["distinct_attempts"] for h, e in activity_hourly_measures(records).items()}
 
 
 def activity_daily(records: list[dict]) -> dict[str, int]:
-    days = collections.Counter(
-        epoch(r["keen_timestamp"]).date().isoformat() for r in attempts(records)
-    )
-    return dict(days)
+    return {d: e["distinct_attempts"] for d, e in activity_daily_measures(records).items()}
+
+
+def activity_hourly_measures(records: list[dict]) -> dict[int, dict]:
+    """mart_activity_hourly: every hour of the day (UTC), 0 where no attempt falls."""
+    rows = rows_per_attempt(records)
+    out = {h: {"distinct_attempts": 0, "attempt_rows": 0} for h in range(24)}
+    for r in attempts(records):
+        e = out[epoch(r["keen_timestamp"]).hour]
+        e["distinct_attempts"] += 1
+        e["attempt_rows"] += rows[r["keen_id"]]
+    return out
+
+
+def activity_daily_measures(records: list[dict]) -> dict[str, dict]:
+    """mart_activity_daily: UTC days with attempts (ISO dates)."""
+    rows = rows_per_attempt(records)
+    out: dict[str, dict] = {}
+    exams: dict[str, set] = collections.defaultdict(set)
+    for r in attempts(records):
+        day = epoch(r["keen_timestamp"]).date().isoformat()
+        e = out.setdefault(day, {"distinct_attempts": 0, "attempt_rows": 0})
+        e["distinct_attempts"] += 1
+        e["attempt_rows"] += rows[r["keen_id"]]
+        exams[day].add(r["base_exam_id"])
+    return {day: {**e, "exams_taken": len(exams[day])} for day, e in out.items()}
+
+
+def popularity_ranks(records: list[dict]) -> dict[str, int]:
+    """mart_exam_popularity.popularity_rank: 1 for the most distinct attempts, ties
+    sharing a rank and the next rank following on (a dense rank)."""
+    counts = {exam: e["distinct_attempts"] for exam, e in popularity(records).items()}
+    ranks = {n: rank for rank, n in enumerate(sorted(set(counts.values()), reverse=True), 1)}
+    return {exam: ranks[n] for exam, n in counts.items()}
+
+
+def per_customer(records: list[dict], owners: dict[str, str]) -> dict[str, list[dict]]:
+    """The records of each customer's exams (``owners``: base_exam_id -> customer_id),
+    as if the warehouse held only those; records of exams without an owner are left
+    out."""
+    out: dict[str, list[dict]] = collections.defaultdict(list)
+    for r in records:
+        if r.get("base_exam_id") in owners:
+            out[owners[r["base_exam_id"]]].append(r)
+    return dict(out)
+
+
+def customer_activity_daily(
+    records: list[dict], owners: dict[str, str]
+) -> dict[tuple[str, str], dict]:
+    """mart_customer_activity_daily: mart_activity_daily over each customer's records."""
+    return {
+        (customer, day): measures
+        for customer, own in per_customer(records, owners).items()
+        for day, measures in activity_daily_measures(own).items()
+    }
+
+
+def customer_activity_hourly(
+    records: list[dict], owners: dict[str, str], customers: list[str]
+) -> dict[tuple[str, int], dict]:
+    """mart_customer_activity_hourly: 24 hours for every customer, owning attempts or not."""
+    own = per_customer(records, owners)
+    return {
+        (customer, hour): measures
+        for customer in customers
+        for hour, measures in activity_hourly_measures(own.get(customer, [])).items()
+    }
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ def listed(tmp_path_factory) -> tuple[list[dict], str]:
     }
     result = subprocess.run(
         [str(DBT), "ls", "--resource-type", "test", "--resource-type", "model"]
+        + ["--resource-type", "seed"]
         + ["--output", "json", "--output-keys", "name resource_type fqn config depends_on"],
         cwd=PROJECT_ROOT,
         env=env,
@@ -95,8 +97,64 @@ def test_the_models_of_a_folder_are_the_ones_dbt_finds_there(listed):
     from core.project import models
 
     nodes, _ = listed
-    for folder in ("staging", "flattened", "marts"):
+    for folder in ("staging", "flattened", "marts", "shared"):
         found = sorted(
             n["name"] for n in nodes if n["resource_type"] == "model" and n["fqn"][1] == folder
         )
         assert models(folder) == found and len(found) >= 2
+
+
+def properties(model: str) -> dict:
+    import yaml
+
+    (path,) = (PROJECT_ROOT / "warehouse" / "models").rglob(f"{model}.yml")
+    return yaml.safe_load(path.read_text())["models"][0]
+
+
+def columns(model: str) -> dict[str, dict]:
+    """A model's documented columns, descriptions with their spaces and folds evened out."""
+    return {
+        c["name"]: {**c, "description": " ".join(c["description"].split())}
+        for c in properties(model)["columns"]
+    }
+
+
+def client_marts() -> list[str]:
+    """The marts clients query; the per-customer marts (`*customer*`) serve shared."""
+    from core.project import models
+
+    return [m for m in models("marts") if "customer" not in m]
+
+
+def test_every_client_mart_has_a_view_of_its_name_in_schema_shared(listed):
+    nodes, _ = listed
+    shared = [n for n in nodes if n["resource_type"] == "model" and n["fqn"][1] == "shared"]
+    assert sorted(n["config"]["alias"] for n in shared) == client_marts()
+    assert len(shared) == 9
+    for node in shared:
+        assert node["config"]["schema"] == "shared" and node["config"]["materialized"] == "view"
+        assert node["name"] == f"shared_{node['config']['alias']}"
+
+
+def test_the_ownership_seeds_are_in_schema_reference(listed):
+    nodes, _ = listed
+    seeds = {n["name"]: n["config"] for n in nodes if n["resource_type"] == "seed"}
+    assert sorted(seeds) == ["customers", "exam_owners"]
+    assert {config["schema"] for config in seeds.values()} == {"reference"}
+
+
+@pytest.mark.parametrize("mart", client_marts())
+def test_a_shared_view_has_customer_id_then_the_marts_columns_described_as_there(mart):
+    """Same names as the mart, customer_id first; a column keeps the mart's description
+    unless it is recomputed per customer (meta per_customer), and the view describes its
+    columns as the per-customer table it reads."""
+    view = columns(f"shared_{mart}")
+    assert list(view) == ["customer_id", *columns(mart)]
+    sql = (PROJECT_ROOT / "warehouse/models/shared" / f"shared_{mart}.sql").read_text()
+    (table,) = re.findall(r"ref\('(\w+)'\)", sql)
+    docs = {n: (c["description"], c.get("meta")) for n, c in view.items()}
+    assert "customer" in table
+    assert {n: (c["description"], c.get("meta")) for n, c in columns(table).items()} == docs
+    for name, column in view.items():
+        if name != "customer_id" and not column.get("meta", {}).get("per_customer"):
+            assert column["description"] == columns(mart)[name]["description"], name

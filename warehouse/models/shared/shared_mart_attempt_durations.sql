@@ -1,0 +1,21 @@
+-- grain: as marts.mart_customer_attempt_durations
+-- marts.mart_attempt_durations for each customer's exams alone, under the name clients
+-- know: a view over the table computed at build time, so a customer's query reads
+-- one table (customer_id first, then the mart's columns)
+{{ config(alias='mart_attempt_durations') }}
+
+with
+
+customer_rows as (
+
+    select * from {{ ref('mart_customer_attempt_durations') }}
+
+),
+
+final as (
+
+    select * from customer_rows
+
+)
+
+select * from final
