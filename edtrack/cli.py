@@ -985,7 +985,8 @@ def sql_command(
     "--schema",
     "schemas",
     multiple=True,
-    help="A schema to maintain (repeatable; default: staging, flattened and marts).",
+    help="A schema to maintain (repeatable; default: staging, flattened, marts, shared "
+    "and reference).",
 )
 @click.pass_obj
 def maintain(

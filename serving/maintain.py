@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from core import sql
 from core.errors import UserError
 
-LAYERS = ("staging", "flattened", "marts")
+# Every schema dbt builds as Iceberg tables (the seeds of reference too: dbt replaces
+# them on every build).
+LAYERS = ("staging", "flattened", "marts", "shared", "reference")
 # Iceberg's remove_orphan_files refuses a younger cutoff.
 ORPHAN_MIN_AGE = dt.timedelta(hours=24)
 

@@ -1,6 +1,6 @@
 // Per-customer access on the Thrift Server: each customer's login reads only its own
-// rows of the views of schema `shared`, enforced by the server for every statement and
-// every metadata call, whatever the client.
+// rows of the tables and views of schema `shared`, enforced by the server for every
+// statement and every metadata call, whatever the client.
 //
 // Who is who comes from the stack's LDAP directory, looked up per login and cached for
 // a few seconds (so adding a user or a customer needs no restart):
@@ -12,12 +12,12 @@
 //
 // For a customer login:
 //   1. Guard (a post-hoc resolution rule: the statement is resolved, not yet run) puts
-//      `customer_id IN (<its customers>)` above every view of schema `shared`, so a
-//      view's rows are the customer's own;
-//   2. and refuses, before that, any statement that reads a relation
-//      other than through those views: a table of any schema, a view of another schema,
-//      files by path (json.`hdfs://...`), another catalog; subqueries and CTEs included.
-//      A view of `shared` without a customer_id column is refused too. Commands other
+//      `customer_id IN (<its customers>)` above every table and view of schema `shared`,
+//      so their rows are the customer's own;
+//   2. and refuses, before that, any statement that reads a relation other than those:
+//      tables and views of other schemas, files by path (json.`hdfs://...`), another
+//      catalog, a table's metadata tables; subqueries and CTEs included. A table or view
+//      of `shared` without a customer_id column is refused too. Commands other
 //      than SET/RESET/USE, SHOW DATABASES, and SHOW TABLES / DESCRIBE / SHOW COLUMNS on
 //      `shared` are refused (no CREATE VIEW over a mart, no CACHE, no EXPLAIN, no ADD
 //      JAR), as are reflect/java_method and input_file_name;
@@ -289,7 +289,7 @@ public class CustomerAccess extends AbstractFunction1<SparkSessionExtensions, Bo
       return new AccessDenied(
           "Access denied: "
               + grant.who()
-              + " may read only the views of schema "
+              + " may read only schema "
               + sharedSchema
               + ", not "
               + what
@@ -309,8 +309,9 @@ public class CustomerAccess extends AbstractFunction1<SparkSessionExtensions, Bo
 
   /**
    * For a customer login: refuses what it may not read (Check), then puts `customer_id IN
-   * (...)` above each view of the shared schema. Runs once the statement is resolved, so a
-   * refused statement never runs; a subquery is resolved, and guarded, on its own too.
+   * (...)` above each table and view of the shared schema. Runs once the statement is
+   * resolved, so a refused statement never runs; a subquery is resolved, and guarded, on
+   * its own too.
    */
   static final class Guard extends Rule<LogicalPlan> {
     @Override
@@ -333,31 +334,51 @@ public class CustomerAccess extends AbstractFunction1<SparkSessionExtensions, Bo
           new AbstractPartialFunction<LogicalPlan, LogicalPlan>() {
             @Override
             public boolean isDefinedAt(LogicalPlan node) {
-              return node instanceof View
-                  && !((View) node).isTempView()
-                  && directory.isShared(database(((View) node).desc().identifier().database()))
-                  && node.getTagValue(FILTERED).isEmpty();
+              return shared(node, directory) != null && node.getTagValue(FILTERED).isEmpty();
             }
 
             @Override
             public LogicalPlan apply(LogicalPlan node) {
-              View view = (View) node;
-              view.setTagValue(FILTERED, true);
+              node.setTagValue(FILTERED, true);
               List<Expression> values = new ArrayList<>();
               for (String c : grant.customers) {
                 values.add(Literal.create(c, DataTypes.StringType));
               }
               return new Filter(
-                  new In(customerColumn(view), JavaConverters.asScalaBuffer(values).toSeq()),
-                  view);
+                  new In(customerColumn(node), JavaConverters.asScalaBuffer(values).toSeq()),
+                  node);
             }
           });
     }
   }
 
-  /** The view's customer_id column; null when it has none. */
-  static Attribute customerColumn(View view) {
-    for (Attribute a : list(view.output())) {
+  /**
+   * The name of a table or view of the shared schema that ``node`` reads whole (a view,
+   * or a table's relation); null for anything else. A table's metadata tables
+   * (shared.t.snapshots) are in another namespace, so not shared.
+   */
+  static String shared(LogicalPlan node, Directory directory) {
+    TableIdentifier id = null;
+    if (node instanceof View && !((View) node).isTempView()) {
+      id = ((View) node).desc().identifier();
+    } else if (node instanceof HiveTableRelation) {
+      id = ((HiveTableRelation) node).tableMeta().identifier();
+    } else if (node instanceof LogicalRelation
+        && ((LogicalRelation) node).catalogTable().isDefined()) {
+      id = ((LogicalRelation) node).catalogTable().get().identifier();
+    } else if (node instanceof DataSourceV2Relation
+        && ((DataSourceV2Relation) node).identifier().isDefined()) {
+      Identifier v2 = ((DataSourceV2Relation) node).identifier().get();
+      return v2.namespace().length == 1 && directory.isShared(v2.namespace()[0])
+          ? v2.namespace()[0] + "." + v2.name()
+          : null;
+    }
+    return id != null && directory.isShared(database(id.database())) ? id.unquotedString() : null;
+  }
+
+  /** The customer_id column of a shared table or view; null when it has none. */
+  static Attribute customerColumn(LogicalPlan node) {
+    for (Attribute a : list(node.output())) {
       if (a.name().equalsIgnoreCase("customer_id")) {
         return a;
       }
@@ -368,21 +389,20 @@ public class CustomerAccess extends AbstractFunction1<SparkSessionExtensions, Bo
   /** What a customer login may not read (see the file's comment). */
   static final class Check {
     static void walk(LogicalPlan node, Directory directory, Grant grant) {
-      if (node instanceof View && !((View) node).isTempView()) {
-        View view = (View) node;
-        TableIdentifier id = view.desc().identifier();
-        if (!directory.isShared(database(id.database()))) {
-          throw directory.refused(grant, "the view " + id.unquotedString());
-        }
-        if (customerColumn(view) == null) {
+      String name = shared(node, directory);
+      if (name != null) {
+        if (customerColumn(node) == null) {
           throw new AccessDenied(
-              "Access denied: the view "
-                  + id.unquotedString()
+              "Access denied: "
+                  + name
                   + " has no customer_id column, so its rows cannot be limited to "
                   + grant.who()
                   + "; ask EdTech Co to add one.");
         }
-        return; // its rows are filtered above it (Guard); what it reads is not checked
+        return; // its rows are filtered above it (Guard); what a view reads is not checked
+      }
+      if (node instanceof View && !((View) node).isTempView()) {
+        throw directory.refused(grant, "the view " + ((View) node).desc().identifier().unquotedString());
       }
       if (node instanceof Command) {
         checkCommand(node, directory, grant);

@@ -301,8 +301,7 @@ def test_every_other_way_to_data_is_refused(northwind, raw_location, statement, 
     files = f"select * from json.`{raw_location}`"
     message = refusal(northwind, statement.format(raw_files=files))
     assert message.startswith(
-        "Access denied: user 'nw-reader' (customer northwind) may read only the views of "
-        "schema shared, not "
+        "Access denied: user 'nw-reader' (customer northwind) may read only schema shared, not "
     ), message
     assert names in message
 

@@ -1,4 +1,4 @@
-"""Sharing per customer: every view of schema shared, filtered to one customer, equals
+"""Sharing per customer: every table of schema shared, filtered to one customer, equals
 the answer computed in Python over that customer's records alone.
 
 Lands attempts of the generator's default seed, whose exams the committed seeds
@@ -24,7 +24,7 @@ from .test_pipeline import approx, by_key, read_records
 
 SEEDS = PROJECT_ROOT / "warehouse" / "seeds"
 CUSTOMER_IDS = [c.customer_id for c in CUSTOMERS]
-# The client marts by their key, and the shared views of those keyed by exam.
+# The client marts by their key, and the shared tables of those keyed by exam.
 EXAM_VIEWS = [m for m in models("marts") if "customer" not in m and "activity" not in m]
 WARN_TEST = "assert_attempted_exams_have_an_owner"
 
@@ -83,7 +83,7 @@ def test_the_seeds_load_into_schema_reference_as_committed(cli, built, owners):
 
 
 @pytest.mark.parametrize("customer", CUSTOMER_IDS)
-def test_each_exam_view_is_the_mart_over_the_customers_records_alone(cli, own, customer):
+def test_each_exam_table_is_the_mart_over_the_customers_records_alone(cli, own, customer):
     mine = own[customer]
     popularity = rows(cli, "mart_exam_popularity", customer)
     assert by_key(popularity, "base_exam_id", ["distinct_attempts", "attempt_rows"]) == (
@@ -130,7 +130,7 @@ def test_each_exam_view_is_the_mart_over_the_customers_records_alone(cli, own, c
 
 
 @pytest.mark.parametrize("customer", CUSTOMER_IDS)
-def test_the_activity_views_are_the_activity_marts_over_the_customers_records(cli, own, customer):
+def test_the_activity_tables_are_the_activity_marts_over_the_customers_records(cli, own, customer):
     daily = rows(cli, "mart_activity_daily", customer)
     assert by_key(
         daily, "activity_date", ["distinct_attempts", "attempt_rows", "exams_taken"]
@@ -141,14 +141,14 @@ def test_the_activity_views_are_the_activity_marts_over_the_customers_records(cl
     ) == expected.activity_hourly_measures(own[customer])
 
 
-def test_the_customer_activity_marts_hold_every_customer(cli, records, owners):
-    daily = cli.sql("select * from marts.mart_customer_activity_daily")
+def test_the_shared_activity_tables_hold_every_customer(cli, records, owners):
+    daily = cli.sql("select * from shared.mart_activity_daily")
     assert by_key(
         daily,
         ("customer_id", "activity_date"),
         ["distinct_attempts", "attempt_rows", "exams_taken"],
     ) == expected.customer_activity_daily(records, owners)
-    hourly = cli.sql("select * from marts.mart_customer_activity_hourly")
+    hourly = cli.sql("select * from shared.mart_activity_hourly")
     assert by_key(
         hourly, ("customer_id", "hour_of_day_utc"), ["distinct_attempts", "attempt_rows"]
     ) == expected.customer_activity_hourly(records, owners, CUSTOMER_IDS)
@@ -159,7 +159,7 @@ def test_the_customer_activity_marts_hold_every_customer(cli, records, owners):
     assert len(expected.attempts(owned)) < everything[0]["n"]
 
 
-def test_no_view_has_a_row_of_an_exam_without_an_owner(cli, built, owners):
+def test_no_shared_table_has_a_row_of_an_exam_without_an_owner(cli, built, owners):
     attempted = {r["base_exam_id"] for r in cli.sql("select base_exam_id from marts.dim_exams")}
     unowned = attempted - set(owners)
     assert unowned  # EdTech Co's own exams, and every exam of the other modules' data
@@ -173,9 +173,9 @@ def test_no_view_has_a_row_of_an_exam_without_an_owner(cli, built, owners):
         assert customers == set(CUSTOMER_IDS), view
 
 
-def test_a_name_shared_with_a_competitors_exam_is_not_shared_in_its_view(cli, built, owners):
+def test_a_name_shared_with_a_competitors_exam_is_not_shared_in_its_table(cli, built, owners):
     """The default data's twins (one name, two exam ids) include a pair owned by two
-    customers: the marts say the name is shared, neither customer's view does."""
+    customers: the marts say the name is shared, neither customer's table does."""
     marts = cli.sql("select base_exam_id, exam_name from marts.dim_exams where is_name_shared")
     by_name: dict[str, set[str]] = {}
     for r in marts:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -120,20 +119,24 @@ def columns(model: str) -> dict[str, dict]:
 
 
 def client_marts() -> list[str]:
-    """The marts clients query; the per-customer marts (`*customer*`) serve shared."""
+    """The marts clients query."""
     from core.project import models
 
-    return [m for m in models("marts") if "customer" not in m]
+    return models("marts")
 
 
-def test_every_client_mart_has_a_view_of_its_name_in_schema_shared(listed):
+def test_every_client_mart_has_a_table_of_its_name_in_schema_shared(listed):
     nodes, _ = listed
     shared = [n for n in nodes if n["resource_type"] == "model" and n["fqn"][1] == "shared"]
     assert sorted(n["config"]["alias"] for n in shared) == client_marts()
     assert len(shared) == 9
     for node in shared:
-        assert node["config"]["schema"] == "shared" and node["config"]["materialized"] == "view"
-        assert node["name"] == f"shared_{node['config']['alias']}"
+        config = node["config"]
+        assert config["schema"] == "shared" and config["materialized"] == "incremental"
+        # Recomputed whole: ownership may change between runs.
+        assert config["incremental_strategy"] == "insert_overwrite"
+        assert not config.get("partition_by")
+        assert node["name"] == f"shared_{config['alias']}"
 
 
 def test_the_ownership_seeds_are_in_schema_reference(listed):
@@ -144,17 +147,11 @@ def test_the_ownership_seeds_are_in_schema_reference(listed):
 
 
 @pytest.mark.parametrize("mart", client_marts())
-def test_a_shared_view_has_customer_id_then_the_marts_columns_described_as_there(mart):
+def test_a_shared_table_has_customer_id_then_the_marts_columns_described_as_there(mart):
     """Same names as the mart, customer_id first; a column keeps the mart's description
-    unless it is recomputed per customer (meta per_customer), and the view describes its
-    columns as the per-customer table it reads."""
-    view = columns(f"shared_{mart}")
-    assert list(view) == ["customer_id", *columns(mart)]
-    sql = (PROJECT_ROOT / "warehouse/models/shared" / f"shared_{mart}.sql").read_text()
-    (table,) = re.findall(r"ref\('(\w+)'\)", sql)
-    docs = {n: (c["description"], c.get("meta")) for n, c in view.items()}
-    assert "customer" in table
-    assert {n: (c["description"], c.get("meta")) for n, c in columns(table).items()} == docs
-    for name, column in view.items():
+    unless it is recomputed per customer (meta per_customer)."""
+    table = columns(f"shared_{mart}")
+    assert list(table) == ["customer_id", *columns(mart)]
+    for name, column in table.items():
         if name != "customer_id" and not column.get("meta", {}).get("per_customer"):
             assert column["description"] == columns(mart)[name]["description"], name

@@ -1,20 +1,33 @@
--- grain: as marts.mart_customer_attempt_durations
--- marts.mart_attempt_durations for each customer's exams alone, under the name clients
--- know: a view over the table computed at build time, so a customer's query reads
--- one table (customer_id first, then the mart's columns)
+-- grain: one row per owned exam (base_exam_id), as marts.mart_attempt_durations
+-- every duration measure is computed within its exam, so the mart's rows of a
+-- customer's exams are what the mart would hold over that customer's exams alone: the
+-- mart's columns as they are (so this table follows the mart), behind the owner's
+-- customer_id
+-- recomputed whole: ownership (the seed exam_owners) may change between runs
 {{ config(alias='mart_attempt_durations') }}
 
 with
 
-customer_rows as (
+durations as (
 
-    select * from {{ ref('mart_customer_attempt_durations') }}
+    select * from {{ ref('mart_attempt_durations') }}
+
+),
+
+exam_owners as (
+
+    select * from {{ ref('exam_owners') }}
 
 ),
 
 final as (
 
-    select * from customer_rows
+    select
+        exam_owners.customer_id,
+        durations.*
+    from durations
+    inner join exam_owners
+        on durations.base_exam_id = exam_owners.base_exam_id
 
 )
 

@@ -1,20 +1,40 @@
--- grain: as marts.mart_customer_exam_popularity
--- marts.mart_exam_popularity for each customer's exams alone, under the name clients
--- know: a view over the table computed at build time, so a customer's query reads
--- one table (customer_id first, then the mart's columns)
+-- grain: one row per owned exam (base_exam_id), as marts.mart_exam_popularity
+-- popularity_rank ranks the exam among the same customer's exams only (a window
+-- partitioned by customer_id), as the mart would over that customer's exams alone; the
+-- other columns are per exam, as in the mart
+-- recomputed whole: ownership (the seed exam_owners) may change between runs
 {{ config(alias='mart_exam_popularity') }}
 
 with
 
-customer_rows as (
+popularity as (
 
-    select * from {{ ref('mart_customer_exam_popularity') }}
+    select * from {{ ref('mart_exam_popularity') }}
+
+),
+
+exam_owners as (
+
+    select * from {{ ref('exam_owners') }}
 
 ),
 
 final as (
 
-    select * from customer_rows
+    select
+        exam_owners.customer_id,
+        popularity.base_exam_id,
+        popularity.exam_name,
+        popularity.distinct_attempts,
+        popularity.attempt_rows,
+        dense_rank() over (
+            partition by exam_owners.customer_id order by popularity.distinct_attempts desc
+        ) as popularity_rank,
+        popularity.first_attempt_at,
+        popularity.last_attempt_at
+    from popularity
+    inner join exam_owners
+        on popularity.base_exam_id = exam_owners.base_exam_id
 
 )
 

@@ -1,20 +1,33 @@
--- grain: as marts.mart_customer_option_choices
--- marts.mart_option_choices for each customer's exams alone, under the name clients
--- know: a view over the table computed at build time, so a customer's query reads
--- one table (customer_id first, then the mart's columns)
+-- grain: one row per answer option (question_key, option_id) of an owned exam, as
+-- marts.mart_option_choices
+-- counts are per option, so the mart's rows of a customer's exams are what the mart
+-- would hold over that customer's exams alone: the mart's columns as they are (so this
+-- table follows the mart), behind the owner's customer_id
+-- recomputed whole: ownership (the seed exam_owners) may change between runs
 {{ config(alias='mart_option_choices') }}
 
 with
 
-customer_rows as (
+options as (
 
-    select * from {{ ref('mart_customer_option_choices') }}
+    select * from {{ ref('mart_option_choices') }}
+
+),
+
+exam_owners as (
+
+    select * from {{ ref('exam_owners') }}
 
 ),
 
 final as (
 
-    select * from customer_rows
+    select
+        exam_owners.customer_id,
+        options.*
+    from options
+    inner join exam_owners
+        on options.base_exam_id = exam_owners.base_exam_id
 
 )
 

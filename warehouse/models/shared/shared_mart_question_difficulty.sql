@@ -1,20 +1,34 @@
--- grain: as marts.mart_customer_question_difficulty
--- marts.mart_question_difficulty for each customer's exams alone, under the name clients
--- know: a view over the table computed at build time, so a customer's query reads
--- one table (customer_id first, then the mart's columns)
+-- grain: one row per question (question_key) of an owned exam, as
+-- marts.mart_question_difficulty
+-- counts are per question and difficulty_rank_in_exam ranks within the exam, so the
+-- mart's rows of a customer's exams are what the mart would hold over that customer's
+-- exams alone: the mart's columns as they are (so this table follows the mart), behind
+-- the owner's customer_id
+-- recomputed whole: ownership (the seed exam_owners) may change between runs
 {{ config(alias='mart_question_difficulty') }}
 
 with
 
-customer_rows as (
+questions as (
 
-    select * from {{ ref('mart_customer_question_difficulty') }}
+    select * from {{ ref('mart_question_difficulty') }}
+
+),
+
+exam_owners as (
+
+    select * from {{ ref('exam_owners') }}
 
 ),
 
 final as (
 
-    select * from customer_rows
+    select
+        exam_owners.customer_id,
+        questions.*
+    from questions
+    inner join exam_owners
+        on questions.base_exam_id = exam_owners.base_exam_id
 
 )
 
