@@ -115,8 +115,8 @@ def measure(attempts: int, runs: int, offset: int) -> dict:
                 for name in QUESTIONS:
                     text = questions[name].text
                     shared = text.replace("marts.", "shared.")
-                    rows_mart = len(sql.run(analyst, text))
-                    rows_customer = len(sql.run(customer, shared))  # warm both once
+                    rows_mart = len(sql.run(analyst, text).rows)
+                    rows_customer = len(sql.run(customer, shared).rows)  # warm both once
                     mart, mine = [], []
                     for _ in range(runs):
                         mart.append(timed_query(analyst, text))
