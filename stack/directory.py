@@ -73,8 +73,9 @@ def _group_dn(config: StackConfig, customer: str | None) -> str:
     return config.ldap_customer_dn(customer)
 
 
-def _admin(config: StackConfig, tool: str, ldif: str) -> subprocess.CompletedProcess:
-    cmd = [
+def _as_admin(config: StackConfig, tool: str) -> list[str]:
+    """An OpenLDAP client tool bound to the stack's directory as its admin."""
+    return [
         str(find_program(tool)),
         "-x",
         "-H",
@@ -84,7 +85,12 @@ def _admin(config: StackConfig, tool: str, ldif: str) -> subprocess.CompletedPro
         "-y",
         str(config.ldap_admin_password_file),
     ]
-    return subprocess.run(cmd, input=ldif, capture_output=True, text=True, timeout=30)
+
+
+def _admin(config: StackConfig, tool: str, ldif: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        _as_admin(config, tool), input=ldif, capture_output=True, text=True, timeout=30
+    )
 
 
 def _fail(action: str, result: subprocess.CompletedProcess) -> UserError:
@@ -99,17 +105,10 @@ def _user_exists(config: StackConfig, user: str) -> bool:
 
 def _search(config: StackConfig, base: str, scope: str, query: str, *attrs: str) -> list[dict]:
     cmd = [
-        str(find_program("ldapsearch")),
+        *_as_admin(config, "ldapsearch"),
         "-LLL",
         "-o",
         "ldif-wrap=no",
-        "-x",
-        "-H",
-        config.ldap_url,
-        "-D",
-        config.ldap_admin_dn,
-        "-y",
-        str(config.ldap_admin_password_file),
         "-b",
         base,
         "-s",

@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,6 +52,26 @@ def running(config: StackConfig, label: str = "stack") -> Iterator[Stack]:
         yield launcher
     finally:
         launcher.down()
+
+
+@contextlib.contextmanager
+def private_stack(
+    label: str, shift: int, env: dict[str, str] | None = None, **choices
+) -> Iterator[Stack]:
+    """A module's own stack beside the suite's: a fresh state dir (mode 0711: as root the
+    stack runs PostgreSQL as its own account, which must reach it), ports at the test
+    offset + ``shift``, ``choices`` as the flags of ``stack up``; stopped at the end and
+    its state removed."""
+    state = Path(tempfile.mkdtemp(prefix="edtrack-" + label.replace(" ", "-") + "-"))
+    state.chmod(0o711)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("EDTRACK_")}
+    offset = int(os.environ.get("EDTRACK_TEST_PORT_OFFSET", "20000")) + shift
+    config = from_env({**base, **(env or {})}, state_dir=state, port_offset=offset, **choices)
+    try:
+        with running(config, label) as launcher:
+            yield launcher
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Per-customer access, enforced by the Thrift Server, against the real services.
 
 One private stack with LDAP logins for this module (``stack up --auth ldap``, the test
-offset + 700), stopped at the end. The warehouse is built from generated attempts with
+offset + 900), stopped at the end. The warehouse is built from generated attempts with
 the generator's default seed, so the committed ``exam_owners`` seed owns their exams.
 Two customers' logins (northwind, bluebird), an analyst and a login in no group:
 
@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 from pyhive import hive
@@ -29,29 +26,21 @@ from TCLIService import ttypes
 
 from core.project import exam_id_of_test_records
 from ingestion.generate import generate, owner_of, write
-from stack.config import from_env
 from stack.secrets_file import password
 
 from . import expected
-from .conftest import Cli, running
+from .conftest import Cli, private_stack
 
 pytestmark = pytest.mark.integration
-ACCESS_OFFSET_SHIFT = 700  # beside the suite's main stack: no default ports differ by 700
+ACCESS_OFFSET_SHIFT = 900  # beside the suite's main stack: no default ports differ by 900
 CUSTOMERS = ("northwind", "bluebird")
 RECORDS = 900
 
 
 @pytest.fixture(scope="module")
 def access_stack():
-    state = Path(tempfile.mkdtemp(prefix="edtrack-access-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EDTRACK_")}
-    offset = int(os.environ.get("EDTRACK_TEST_PORT_OFFSET", "20000")) + ACCESS_OFFSET_SHIFT
-    config = from_env(env, state_dir=state, port_offset=offset, auth="ldap")
-    try:
-        with running(config, "access stack") as launcher:
-            yield launcher
-    finally:
-        shutil.rmtree(state, ignore_errors=True)
+    with private_stack("access stack", ACCESS_OFFSET_SHIFT, auth="ldap") as launcher:
+        yield launcher
 
 
 @pytest.fixture(scope="module")

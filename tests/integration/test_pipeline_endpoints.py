@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 
 from core.project import PROJECT_ROOT
 from ingestion.generate import generate, write
-from stack.config import from_env
 
-from .conftest import BIN, running
+from .conftest import BIN, private_stack
 from .expected import popularity
 
 pytestmark = pytest.mark.integration
@@ -33,15 +29,10 @@ RECORDS = 400
 
 @pytest.fixture(scope="module")
 def elsewhere():
-    state = Path(tempfile.mkdtemp(prefix="edtrack-elsewhere-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EDTRACK_")}
-    offset = int(os.environ.get("EDTRACK_TEST_PORT_OFFSET", "20000")) + OFFSET_SHIFT
-    config = from_env({**env, "EDTRACK_STACK_HOST": HOST}, state_dir=state, port_offset=offset)
-    try:
-        with running(config, f"stack on {HOST}") as launcher:
-            yield launcher
-    finally:
-        shutil.rmtree(state, ignore_errors=True)
+    with private_stack(
+        f"stack on {HOST}", OFFSET_SHIFT, env={"EDTRACK_STACK_HOST": HOST}
+    ) as launcher:
+        yield launcher
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ import ipaddress
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from stack.config import from_env
 from stack.secrets_file import password
 from stack.services.base import spark_home
 from stack.services.postgres import psql
-from tests.integration.conftest import Cli, running
+from tests.integration.conftest import Cli, private_stack
 
 pytestmark = pytest.mark.integration
 BATCH = Path(__file__).with_name("spark_batch.py")
@@ -42,20 +41,10 @@ LOGIN_VARS = ("EDTRACK_AUTH", "EDTRACK_METASTORE", "EDTRACK_USER", "EDTRACK_PASS
 
 @pytest.fixture(scope="module")
 def secured():
-    # Not under pytest's tmp dir (mode 0700): as root, the stack runs PostgreSQL as user
-    # postgres, which must be able to reach the state dir.
-    state = Path(tempfile.mkdtemp(prefix="edtrack-secured-"))
-    state.chmod(0o711)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EDTRACK_")}
-    offset = int(os.environ.get("EDTRACK_TEST_PORT_OFFSET", "20000")) + SECURED_OFFSET_SHIFT
-    config = from_env(
-        env, state_dir=state, port_offset=offset, auth="ldap", metastore="postgres", tls=True
-    )
-    try:
-        with running(config, "secured stack") as launcher:
-            yield launcher
-    finally:
-        shutil.rmtree(state, ignore_errors=True)
+    with private_stack(
+        "secured stack", SECURED_OFFSET_SHIFT, auth="ldap", metastore="postgres", tls=True
+    ) as launcher:
+        yield launcher
 
 
 @pytest.fixture(scope="module")

@@ -6,29 +6,4 @@
 -- recomputed whole: ownership (the seed exam_owners) may change between runs
 {{ config(alias='dim_exam_names') }}
 
-with
-
-exam_names as (
-
-    select * from {{ ref('dim_exam_names') }}
-
-),
-
-exam_owners as (
-
-    select * from {{ ref('exam_owners') }}
-
-),
-
-final as (
-
-    select
-        exam_owners.customer_id,
-        exam_names.*
-    from exam_names
-    inner join exam_owners
-        on exam_names.base_exam_id = exam_owners.base_exam_id
-
-)
-
-select * from final
+{{ rows_of_owned_exams(ref('dim_exam_names')) }}

@@ -6,29 +6,4 @@
 -- recomputed whole: ownership (the seed exam_owners) may change between runs
 {{ config(alias='mart_attempt_durations') }}
 
-with
-
-durations as (
-
-    select * from {{ ref('mart_attempt_durations') }}
-
-),
-
-exam_owners as (
-
-    select * from {{ ref('exam_owners') }}
-
-),
-
-final as (
-
-    select
-        exam_owners.customer_id,
-        durations.*
-    from durations
-    inner join exam_owners
-        on durations.base_exam_id = exam_owners.base_exam_id
-
-)
-
-select * from final
+{{ rows_of_owned_exams(ref('mart_attempt_durations')) }}

@@ -5,29 +5,4 @@
 -- recomputed whole: ownership (the seed exam_owners) may change between runs
 {{ config(alias='mart_exam_scores') }}
 
-with
-
-scores as (
-
-    select * from {{ ref('mart_exam_scores') }}
-
-),
-
-exam_owners as (
-
-    select * from {{ ref('exam_owners') }}
-
-),
-
-final as (
-
-    select
-        exam_owners.customer_id,
-        scores.*
-    from scores
-    inner join exam_owners
-        on scores.base_exam_id = exam_owners.base_exam_id
-
-)
-
-select * from final
+{{ rows_of_owned_exams(ref('mart_exam_scores')) }}

@@ -6,29 +6,4 @@
 -- recomputed whole: ownership (the seed exam_owners) may change between runs
 {{ config(alias='mart_option_choices') }}
 
-with
-
-options as (
-
-    select * from {{ ref('mart_option_choices') }}
-
-),
-
-exam_owners as (
-
-    select * from {{ ref('exam_owners') }}
-
-),
-
-final as (
-
-    select
-        exam_owners.customer_id,
-        options.*
-    from options
-    inner join exam_owners
-        on options.base_exam_id = exam_owners.base_exam_id
-
-)
-
-select * from final
+{{ rows_of_owned_exams(ref('mart_option_choices')) }}

@@ -7,29 +7,4 @@
 -- recomputed whole: ownership (the seed exam_owners) may change between runs
 {{ config(alias='mart_question_difficulty') }}
 
-with
-
-questions as (
-
-    select * from {{ ref('mart_question_difficulty') }}
-
-),
-
-exam_owners as (
-
-    select * from {{ ref('exam_owners') }}
-
-),
-
-final as (
-
-    select
-        exam_owners.customer_id,
-        questions.*
-    from questions
-    inner join exam_owners
-        on questions.base_exam_id = exam_owners.base_exam_id
-
-)
-
-select * from final
+{{ rows_of_owned_exams(ref('mart_question_difficulty')) }}
