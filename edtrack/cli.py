@@ -416,7 +416,7 @@ def stack_env(obj: Context) -> None:
 @main.group()
 def users() -> None:
     """Logins of a stack started with --auth ldap, and what each may read: EdTech Co's
-    analysts everything, a customer's logins only its rows of the views in `shared`."""
+    analysts everything, a customer's logins only its rows of the tables in `shared`."""
 
 
 def _group_choice(customer: str | None, analyst: bool) -> str | None:

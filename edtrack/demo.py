@@ -32,8 +32,11 @@ def step(message: str) -> None:
     click.secho(f"\n==> {message}", fg="cyan", bold=True)
 
 
-def dbt_env(config: StackConfig) -> dict[str, str]:
+def dbt_env(config: StackConfig, login: sql.Login) -> dict[str, str]:
     env = dict(os.environ)
+    env.setdefault("EDTRACK_USER", login.user)
+    if login.password is not None:
+        env.setdefault("EDTRACK_PASSWORD", login.password)
     env.setdefault("DBT_PROFILES_DIR", str(PROJECT_ROOT / "profiles"))
     env["DBT_THRIFT_HOST"] = config.host
     env["DBT_THRIFT_PORT"] = str(config.ports["thrift"])
@@ -42,9 +45,9 @@ def dbt_env(config: StackConfig) -> dict[str, str]:
     return env
 
 
-def run_dbt(config: StackConfig, *args: str) -> None:
+def run_dbt(config: StackConfig, login: sql.Login, *args: str) -> None:
     dbt = Path(sys.executable).parent / "dbt"
-    result = subprocess.run([str(dbt), *args], cwd=PROJECT_ROOT, env=dbt_env(config))
+    result = subprocess.run([str(dbt), *args], cwd=PROJECT_ROOT, env=dbt_env(config, login))
     if result.returncode != 0:
         raise UserError(f"dbt {' '.join(args)} failed (exit {result.returncode}); see above.")
 
@@ -100,10 +103,7 @@ def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int)
     )
 
     step("Building the warehouse: dbt build (staging -> marts, with tests)")
-    os.environ.setdefault("EDTRACK_USER", login.user)
-    if login.password is not None:
-        os.environ.setdefault("EDTRACK_PASSWORD", login.password)
-    run_dbt(config, "build")
+    run_dbt(config, login, "build")
 
     step("Answering client questions over the Thrift Server")
     connection = sql.connect(
@@ -139,7 +139,7 @@ def run_demo(config: StackConfig, input_path: str | None, count: int, seed: int)
 
 def customer_answers(config: StackConfig) -> None:
     """One customer's own login (made once, its password kept in the state dir) asks a
-    catalogue question of the views of ``shared``: the server answers with that
+    catalogue question of the tables of ``shared``: the server answers with that
     customer's exams only."""
     from stack import directory
 
@@ -163,7 +163,7 @@ def customer_answers(config: StackConfig) -> None:
         ssl_cafile=config.tls_cert_file if config.tls else None,
     )
     try:
-        # Clients' questions name the marts; a customer asks them of the shared views.
+        # Clients' questions name the marts; a customer asks them of the shared tables.
         text = query.text.replace("marts.", "shared.")
         click.secho(f"\n{query.question} (its own exams only)", bold=True)
         click.echo(sql.render(sql.run(connection, text), "table"))

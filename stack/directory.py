@@ -5,7 +5,7 @@ CustomerAccess.java, cached for a few seconds), so a change needs no restart:
 
 * ``cn=analysts,ou=groups,...``: EdTech Co's analysts, full access;
 * ``cn=<customer_id>,ou=customers,...``: a customer's logins, which read only that
-  customer's rows of the views of schema ``shared``.
+  customer's rows of the tables of schema ``shared``.
 
 A group of customer logins exists while it has members (``groupOfNames`` needs one): the
 first user added to a customer creates it, removing the last one deletes it. The
@@ -32,7 +32,6 @@ ANALYSTS = "analysts"
 
 # ldapmodify's exit codes that mean "already so" or "not there".
 NO_SUCH_OBJECT = 32
-ALREADY_EXISTS = 68
 VALUE_EXISTS = 20
 NO_SUCH_VALUE = 16
 OBJECT_CLASS_VIOLATION = 65

@@ -76,7 +76,7 @@ require authc
 database mdb
 maxsize 104857600
 suffix "{config.ldap_suffix}"
-rootdn "cn=admin,{config.ldap_suffix}"
+rootdn "{config.ldap_admin_dn}"
 rootpw {admin_password_hash}
 directory {ldap_dir / "data"}
 index objectClass,uid eq
@@ -160,7 +160,7 @@ def init_directory(rt: Runtime) -> None:
     config = rt.config
     ldap_dir = config.service_dir("ldap")
     (ldap_dir / "data").mkdir(parents=True, exist_ok=True)
-    admin = password(ldap_dir / "admin.password")
+    admin = password(config.ldap_admin_password_file)
     write_private(ldap_dir / "slapd.conf", slapd_conf(config, ssha(admin)))
     slapadd = [str(find_program("slapadd")), "-f", str(ldap_dir / "slapd.conf"), "-l"]
     if not (ldap_dir / "data" / "data.mdb").exists():
