@@ -15,6 +15,7 @@ GOALS = (
     ("query_under_build_p95_s", "<=", 2.0),
     ("freshness_p95_s", "<=", 60.0),
     ("dbt_full_smallest_s", "<=", 30.0),
+    ("dbt_full_warm_smallest_s", "<=", 30.0),
 )
 
 

@@ -59,6 +59,7 @@ def results(tmp_path_factory) -> dict:
             "query_under_build_p50_s",
             "query_under_build_p95_s",
             "dbt_full_smallest_s",
+            "dbt_full_warm_smallest_s",
             "demo_warm_s",
         )
     ],
@@ -103,6 +104,7 @@ def test_rates_and_resources_are_sane(results):
     assert busy["land_s"] > 0 and busy["dbt_run_s"] > 0
     assert results["dbt_full_smallest_size"] == SIZE
     assert results["dbt_full_smallest_s"] == run["dbt_full"]["seconds"]
+    assert results["dbt_full_warm_smallest_s"] == run["dbt_full_warm"]["seconds"] > 0
     assert set(run["stack_peak_rss_mb"]) == {"kafka", "namenode", "metastore", "datanode", "thrift"}
 
 

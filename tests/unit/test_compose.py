@@ -679,6 +679,11 @@ def test_spark_settings_match_the_local_stack(local: Path):
         "spark.scheduler.allocation.file",
     }
     assert ours["spark.scheduler.allocation.file"] == "file:///etc/edtrack/spark/fairscheduler.xml"
+    # The same JVM options but the local Derby home.
+    local_options = theirs["spark.driver.extraJavaOptions"].split()
+    assert ours["spark.driver.extraJavaOptions"].split() == [
+        o for o in local_options if not o.startswith("-Dderby.system.home=")
+    ]
     pools = (local / "spark/conf/fairscheduler.xml").read_text()
     assert (ROOT / "docker/spark/fairscheduler.xml").read_text().split("<allocations>")[1] == (
         pools.split("<allocations>")[1]
