@@ -47,6 +47,7 @@ class Context:
         self._metastore: str | None = None
         self._table_format: str | None = None
         self._tls: bool | None = None
+        self._nodes: int | None = None
         self._config = None
 
     def late_options(self, state_dir: str | None = None, port_offset: int | None = None) -> None:
@@ -64,11 +65,12 @@ class Context:
         metastore: str | None,
         table_format: str | None = None,
         tls: bool | None = None,
+        nodes: int | None = None,
     ) -> None:
         """Flags of 'stack up' (win over EDTRACK_AUTH / EDTRACK_METASTORE /
-        EDTRACK_TABLE_FORMAT / EDTRACK_TLS and stack.json)."""
+        EDTRACK_TABLE_FORMAT / EDTRACK_TLS / EDTRACK_NODES and stack.json)."""
         self._auth, self._metastore, self._table_format = auth, metastore, table_format
-        self._tls = tls
+        self._tls, self._nodes = tls, nodes
         self._config = None
 
     @property
@@ -84,6 +86,7 @@ class Context:
                 metastore=self._metastore,
                 table_format=self._table_format,
                 tls=self._tls,
+                nodes=self._nodes,
             )
         return self._config
 
@@ -265,6 +268,15 @@ def stack() -> None:
     "Apache Iceberg (the default), or Delta Lake and plain parquet for comparison. Also "
     "EDTRACK_TABLE_FORMAT; kept for later commands.",
 )
+@click.option(
+    "--nodes",
+    type=click.Choice(["1", "3"]),
+    default=None,
+    help="Machines the stack plays: 1 (the default), or 3, each on its own loopback "
+    "address from 127.0.1.1: three Kafka brokers in one quorum, a DataNode on each, "
+    "Spark's standalone master and two workers, the metastore on PostgreSQL. Also "
+    "EDTRACK_NODES; kept for later commands.",
+)
 @click.pass_obj
 def stack_up(
     obj: Context,
@@ -272,11 +284,12 @@ def stack_up(
     tls: bool | None,
     metastore: str | None,
     table_format: str | None,
+    nodes: str | None,
 ) -> None:
     """Fetch jars (once), start every service and wait until each is healthy."""
     from stack.launcher import Stack
 
-    obj.choose(auth, metastore, table_format, tls)
+    obj.choose(auth, metastore, table_format, tls, int(nodes) if nodes else None)
     Stack(obj.config, log=lambda m: click.echo(f"stack: {m}", err=True)).up()
     _print_status(obj, "table")
 
@@ -297,6 +310,8 @@ def stack_down(obj: Context, wipe: bool) -> None:
 def settings_summary(config) -> dict[str, object]:
     """Auth and metastore of a stack, as `stack status` reports them."""
     summary: dict[str, object] = {
+        "nodes": config.nodes,
+        "node_hosts": list(config.node_hosts),
         "auth": config.auth,
         "metastore": config.metastore_db,
         "table_format": config.table_format,
@@ -340,7 +355,8 @@ def settings_lines(config) -> list[str]:
         )
     else:
         tls = "TLS: off"
-    return [auth, tls, metastore, f"table format: {config.table_format}"]
+    nodes = f"nodes: {config.nodes} ({', '.join(config.node_hosts)})"
+    return [nodes, auth, tls, metastore, f"table format: {config.table_format}"]
 
 
 def _print_status(obj: Context, fmt: str) -> bool:
@@ -356,14 +372,16 @@ def _print_status(obj: Context, fmt: str) -> bool:
             [
                 r["service"],
                 r["pid"] or "-",
-                r["port"],
+                f"{r['host']}:{r['port']}",
                 "healthy" if r["healthy"] else "DOWN",
                 f"{r['rss_mb']} MB" if r["rss_mb"] is not None else "-",
                 r["detail"],
             ]
             for r in rows
         ]
-        click.echo(tabulate(table, headers=["service", "pid", "port", "health", "rss", "detail"]))
+        click.echo(
+            tabulate(table, headers=["service", "pid", "address", "health", "rss", "detail"])
+        )
         total = sum(r["rss_mb"] or 0 for r in rows)
         click.echo(f"total rss: {total} MB; state: {obj.config.state_dir}")
         for line in settings_lines(obj.config):

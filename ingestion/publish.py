@@ -112,8 +112,9 @@ def ensure_topic(
     max_message_bytes: int = MAX_MESSAGE_BYTES,
     security: Mapping[str, Any] | None = None,
 ) -> None:
-    """Create the topic when absent: ``partitions`` partitions, kept forever, taking
-    messages up to ``max_message_bytes`` (plus a batch header) and at least 10 MiB."""
+    """Create the topic when absent: ``partitions`` partitions replicated as the brokers'
+    default says, kept forever, taking messages up to ``max_message_bytes`` (plus a batch
+    header) and at least 10 MiB."""
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
@@ -128,7 +129,9 @@ def ensure_topic(
         # them at once, and the topic is the replayable source of truth anyway.
         largest = max(max_message_bytes + BATCH_HEADER, TOPIC_MESSAGE_BYTES)
         configs = {"retention.ms": "-1", "max.message.bytes": str(largest)}
-        new = NewTopic(topic, partitions, 1, topic_configs=configs)
+        # The brokers' replication factor (-1: default.replication.factor), and their
+        # min.insync.replicas: one copy on one broker, three on a cluster.
+        new = NewTopic(topic, partitions, -1, topic_configs=configs)
         with contextlib.suppress(TopicAlreadyExistsError):
             admin.create_topics([new])
     finally:

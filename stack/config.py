@@ -31,6 +31,12 @@ DEFAULT_PORTS: dict[str, int] = {
     "metastore": 9083,
     "thrift": 10000,
     "spark_ui": 4040,
+    # Spark's standalone cluster, on a stack of several nodes: the master (node 1) and
+    # each worker (one per other node, on its own address).
+    "spark_master": 7077,
+    "spark_master_ui": 8080,
+    "spark_worker": 7078,
+    "spark_worker_ui": 8081,
     # Used only when enabled: the LDAP directory (--auth ldap) and the metastore's
     # PostgreSQL server (--metastore postgres).
     "ldap": 10389,
@@ -49,6 +55,14 @@ METASTORE_BACKENDS = ("derby", "postgres")
 # Lake, or plain parquet tables; the last two for the format comparison
 # (bench/table_formats.py).
 TABLE_FORMATS = ("iceberg", "delta", "parquet")
+# How many machines the stack plays (``--nodes``): 1, every service once on one address;
+# 3, a cluster of three nodes, each on its own loopback address (node 1 the stack's
+# ``host``, nodes 2 and 3 the next two addresses): three Kafka brokers in one KRaft
+# quorum, a DataNode on each node, the metastore on PostgreSQL.
+NODE_COUNTS = (1, 3)
+# The first node's address when the stack plays a cluster and no host was chosen: its
+# own /24, apart from a single-node stack on 127.0.0.1.
+CLUSTER_HOST = "127.0.1.1"
 # The choices above, as the last `stack up` made them: later commands read them here.
 SETTINGS_FILE = "stack.json"
 
@@ -92,12 +106,28 @@ class StackConfig:
     # PostgreSQL's server programs (initdb, postgres, psql); default: the newest
     # /usr/lib/postgresql/<version>/bin (Debian's layout).
     postgres_bin: Path | None = None
+    nodes: int = 1
 
     def __post_init__(self) -> None:
         if not is_loopback(self.host):
             raise UserError(
                 f"The local stack binds loopback addresses only (127.0.0.0/8), not "
                 f"{self.host!r}: set EDTRACK_STACK_HOST to one, such as 127.0.0.2."
+            )
+        if self.nodes not in NODE_COUNTS:
+            raise UserError(
+                f"A stack runs on {' or '.join(map(str, NODE_COUNTS))} nodes, not {self.nodes}."
+            )
+        if not all(is_loopback(host) for host in self.node_hosts):
+            raise UserError(
+                f"The nodes of the stack take {self.nodes} consecutive loopback addresses "
+                f"from {self.host}, and the last would leave 127.0.0.0/8: choose a lower "
+                "EDTRACK_STACK_HOST, such as 127.0.1.1."
+            )
+        if self.nodes > 1 and self.metastore_db != "postgres":
+            raise UserError(
+                "A stack of several nodes keeps its metastore on PostgreSQL, as a cluster "
+                "shares one: drop --metastore derby (or EDTRACK_METASTORE=derby)."
             )
         if self.auth not in AUTH_MODES:
             raise UserError(f"Unknown auth {self.auth!r}; choose one of {', '.join(AUTH_MODES)}.")
@@ -134,8 +164,26 @@ class StackConfig:
         return self.cache_dir / "jars"
 
     @property
+    def node_hosts(self) -> tuple[str, ...]:
+        """The address of each node, node 1 first: ``host`` and the addresses after it."""
+        first = ipaddress.IPv4Address(self.host) if is_loopback(self.host) else None
+        if first is None or self.nodes == 1:
+            return (self.host,)
+        return tuple(str(first + i) for i in range(self.nodes))
+
+    def node_host(self, node: int) -> str:
+        """The address of node ``node`` (1-based)."""
+        return self.node_hosts[node - 1]
+
+    @property
     def kafka_bootstrap(self) -> str:
-        return f"{self.host}:{self.ports['kafka']}"
+        """Every broker: one per node."""
+        return ",".join(f"{host}:{self.ports['kafka']}" for host in self.node_hosts)
+
+    @property
+    def replication(self) -> int:
+        """Copies of each Kafka partition and HDFS block: one per node, at most three."""
+        return min(self.nodes, 3)
 
     @property
     def hdfs_url(self) -> str:
@@ -261,6 +309,7 @@ class StackConfig:
             "metastore": self.metastore_db,
             "table_format": self.table_format,
             "host": self.host,
+            "nodes": str(self.nodes),
         }
 
     def endpoint_defaults(self) -> dict[str, str]:
@@ -326,7 +375,7 @@ def load_settings(state_dir: Path) -> dict[str, str]:
         return {}
     except ValueError:
         raise UserError(f"{path} is not valid JSON; delete it and run 'stack up' again.") from None
-    kept = ("auth", "tls", "metastore", "table_format", "host")
+    kept = ("auth", "tls", "metastore", "table_format", "host", "nodes")
     return {k: str(v) for k, v in data.items() if k in kept}
 
 
@@ -374,6 +423,7 @@ def from_env(
     metastore: str | None = None,
     table_format: str | None = None,
     tls: bool | None = None,
+    nodes: int | None = None,
 ) -> StackConfig:
     """Build the configuration from flags (keyword arguments) over environment variables.
 
@@ -381,7 +431,9 @@ def from_env(
     ``EDTRACK_<NAME>_PORT`` sets one port; ``EDTRACK_PORT_OFFSET`` shifts the defaults.
     Auth, TLS, metastore backend and table format: flag, then ``EDTRACK_AUTH`` /
     ``EDTRACK_TLS`` / ``EDTRACK_METASTORE`` / ``EDTRACK_TABLE_FORMAT``, then what the last
-    `stack up` on the same state dir chose (``stack.json``), then the default.
+    `stack up` on the same state dir chose (``stack.json``), then the default. The same
+    for the node count (``EDTRACK_NODES``); a stack of several nodes defaults to host
+    ``CLUSTER_HOST`` and the PostgreSQL metastore.
     """
     env = os.environ if env is None else env
     if port_offset is None:
@@ -405,9 +457,18 @@ def from_env(
     if env.get("JAVA_HOME"):
         kwargs["java_home"] = Path(env["JAVA_HOME"])
     persisted = load_settings(Path(kwargs.get("state_dir", StackConfig.state_dir)))  # type: ignore[arg-type]
+    if nodes is None and (env.get("EDTRACK_NODES") or persisted.get("nodes")):
+        nodes = _parse_int(env.get("EDTRACK_NODES") or persisted["nodes"], "EDTRACK_NODES")
+    if nodes is not None:
+        kwargs["nodes"] = nodes
+        if int(persisted.get("nodes", "1") if persisted else nodes) != nodes:
+            # Another topology's choices do not carry over; `up` refuses the change.
+            persisted = {}
     chosen_host = env.get("EDTRACK_STACK_HOST") or persisted.get("host")
     if chosen_host:
         kwargs["host"] = chosen_host.strip()
+    elif (nodes or 1) > 1:
+        kwargs["host"] = CLUSTER_HOST
     chosen_auth = auth or env.get("EDTRACK_AUTH") or persisted.get("auth")
     if chosen_auth:
         kwargs["auth"] = chosen_auth.strip().lower()
@@ -418,6 +479,8 @@ def from_env(
     chosen_metastore = metastore or env.get("EDTRACK_METASTORE") or persisted.get("metastore")
     if chosen_metastore:
         kwargs["metastore_db"] = chosen_metastore.strip().lower()
+    elif (nodes or 1) > 1:
+        kwargs["metastore_db"] = "postgres"
     chosen_format = table_format or env.get("EDTRACK_TABLE_FORMAT") or persisted.get("table_format")
     if chosen_format:
         kwargs["table_format"] = chosen_format.strip().lower()

@@ -48,7 +48,8 @@ def template_context(config: StackConfig) -> dict[str, object]:
         "hdfs_dir": str(config.service_dir("hdfs")),
         "metastore_dir": str(config.service_dir("metastore")),
         "spark_dir": str(config.service_dir("spark")),
-        "data_dir": str(config.service_dir("kafka") / "data"),
+        "nodes": config.nodes,
+        "replication": config.replication,
         "driver_memory": config.thrift_driver_memory,
         "shuffle_partitions": config.spark_shuffle_partitions,
         "query_timeout_s": config.query_timeout_s,
@@ -77,8 +78,17 @@ def template_context(config: StackConfig) -> dict[str, object]:
     }
 
 
-# (template, destination relative to the state dir): every service's files.
-RENDERED = tuple(pair for service in ALL_SERVICES for pair in service.configs)
+def configured(config: StackConfig) -> tuple[Service, ...]:
+    """The services whose files `up` renders: every service but those of nodes the
+    stack does not have (a service another choice enables keeps its files ready)."""
+    return tuple(
+        s for s in ALL_SERVICES if not s.node or (config.nodes > 1 and s.node <= config.nodes)
+    )
+
+
+def rendered_files(config: StackConfig) -> tuple[tuple[str, str], ...]:
+    """(template, destination relative to the state dir) of every file `up` renders."""
+    return tuple(pair for service in configured(config) for pair in service.configs)
 
 
 def render_configs(config: StackConfig) -> list[Path]:
@@ -90,12 +100,13 @@ def render_configs(config: StackConfig) -> list[Path]:
     )
     context = template_context(config)
     written = []
-    for service in ALL_SERVICES:
+    for service in configured(config):
         secrets = service.config_secrets(config)
         for template, relative in service.configs:
             target = config.state_dir / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            text = env.get_template(template).render(**{**context, **secrets})
+            values = {**context, **service.template_values(config), **secrets}
+            text = env.get_template(template).render(**values)
             if secrets:
                 write_private(target, text)
             else:
@@ -111,7 +122,7 @@ class Stack(Runtime):
         find_java(self.config)
         for name in jars.poms_for(self.config):
             jars.fetch(self.config.jars_dir, name, self.log)
-        for sub in ("logs", "run", "kafka/data", "hdfs", "metastore", "spark/tmp"):
+        for sub in ("logs", "run", "hdfs", "metastore", "spark/tmp"):
             (self.config.state_dir / sub).mkdir(parents=True, exist_ok=True)
         render_configs(self.config)
         for service in self.services:
@@ -125,13 +136,14 @@ class Stack(Runtime):
 
     def _check_port_free(self, service: Service) -> None:
         port = self.config.ports[service.port_name]
+        host = service.host(self.config)
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                sock.bind((self.config.host, port))
+                sock.bind((host, port))
             except OSError:
                 raise UserError(
-                    f"Port {port} on {self.config.host}, needed by {service.name}, is taken by "
+                    f"Port {port} on {host}, needed by {service.name}, is taken by "
                     f"another program: stop it or choose other ports "
                     f"(EDTRACK_PORT_OFFSET or EDTRACK_{service.port_name.upper()}_PORT)."
                 ) from None
@@ -147,7 +159,7 @@ class Stack(Runtime):
         record = process.spawn(
             service.name,
             service.command(self),
-            env=self.env(),
+            env={**self.env(), **service.environment(self.config)},
             cwd=self.config.state_dir,
             log_path=self.config.logs_dir / f"{service.name}.log",
             run_dir=self.config.run_dir,
@@ -238,8 +250,23 @@ class Stack(Runtime):
             if service.name not in running:
                 self._check_port_free(service)
 
+    def _check_nodes(self) -> None:
+        """Refuse to change the node count of a state dir: its data stays where the
+        nodes it was made with keep it."""
+        before = load_settings(self.config.state_dir)
+        if not before:
+            return  # a new state dir (or one of a version before the choice existed)
+        made_with = int(before.get("nodes", "1"))
+        if made_with != self.config.nodes:
+            raise UserError(
+                f"The stack in {self.config.state_dir} was made with {made_with} node(s), "
+                f"and its data cannot move to {self.config.nodes}: give this one its own "
+                "--state-dir, or delete that one ('edtrack stack down --wipe')."
+            )
+
     def up(self) -> None:
         t0 = time.monotonic()
+        self._check_nodes()
         self._check_settings()
         services = self.services
         self._check_ports_before_starting(services)
@@ -328,6 +355,7 @@ class Stack(Runtime):
             row: dict[str, object] = {
                 "service": service.name,
                 "pid": proc.pid if proc else None,
+                "host": service.host(self.config),
                 "port": self.config.ports[service.port_name],
                 "rss_mb": round(process.rss_bytes(proc) / 2**20) if proc else None,
             }

@@ -10,17 +10,21 @@ from __future__ import annotations
 from dataclasses import replace
 
 from stack.config import StackConfig
-from stack.services import hdfs, kafka, ldap, metastore, postgres, thrift
+from stack.services import hdfs, kafka, ldap, metastore, postgres, spark, thrift
 from stack.services.base import Service
 
 # Every service any configuration may run, in start order.
 ALL_SERVICES: tuple[Service, ...] = (
     kafka.SERVICE,
+    *kafka.BROKERS,
     hdfs.NAMENODE,
     postgres.SERVICE,
     metastore.SERVICE,
     hdfs.DATANODE,
+    *hdfs.DATANODES,
     ldap.SERVICE,
+    spark.MASTER,
+    *spark.WORKERS,
     thrift.SERVICE,
 )
 SERVICE_NAMES = tuple(s.name for s in ALL_SERVICES)

@@ -134,8 +134,21 @@ class Service:
     stop_signal: int = signal.SIGTERM
     leader_only: bool = False
     requires: tuple[str, ...] = ()  # ``needs`` for the configuration: set by services_for
+    # The node it runs on in a stack of several (1-based); 0: the stack's host.
+    node: int = 0
+    # Its key in ``StackConfig.ports`` (the port its health check dials): its name when
+    # empty. A service with one instance per node shares one key with the others.
+    port: str = ""
+    # Template values of its own configuration files (a node's address and folders).
+    template_values: Callable[[StackConfig], dict[str, object]] = lambda config: {}
+    # Environment variables of its own, over the stack's (``Runtime.env``).
+    environment: Callable[[StackConfig], dict[str, str]] = lambda config: {}
 
     @property
     def port_name(self) -> str:
         """Its key in ``StackConfig.ports``: the port its health check dials."""
-        return self.name
+        return self.port or self.name
+
+    def host(self, config: StackConfig) -> str:
+        """The address it binds: its node's, else the stack's."""
+        return config.node_host(self.node) if self.node else config.host

@@ -1,5 +1,6 @@
 """The Spark Thrift Server (HiveServer2 protocol): the warehouse's SQL endpoint for
-clients and dbt, Spark in ``local[2]`` inside it."""
+clients and dbt, Spark in ``local[2]`` inside it, or, on a stack of several nodes, the
+driver of executors on the standalone cluster's workers (``spark``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from core.net import port_open
 from stack import jars, tls
 from stack.config import StackConfig
 from stack.secrets_file import password
+from stack.services import hdfs, spark
 from stack.services.base import JAVA_SOURCES, Runtime, Service, Unhealthy, find_java, spark_home
 
 
@@ -122,7 +124,11 @@ SERVICE = Service(
     "thrift",
     check,
     command,
-    needs=lambda config: ("metastore", "datanode") + (("ldap",) if config.auth == "ldap" else ()),
+    needs=lambda config: (
+        ("metastore", *hdfs.datanode_names(config))
+        + (("ldap",) if config.auth == "ldap" else ())
+        + (("spark-master", *spark.worker_names(config)) if config.nodes > 1 else ())
+    ),
     config_secrets=keystore_password,
     prepare=prepare,
     configs=(

@@ -78,6 +78,7 @@ def test_metastore_choice_is_kept_and_read_back(tmp_path: Path):
         "metastore": "postgres",
         "table_format": "iceberg",
         "host": "127.0.0.1",
+        "nodes": "1",
     }
     again = from_env({}, state_dir=tmp_path)
     assert (again.auth, again.metastore_db) == ("ldap", "postgres")
