@@ -81,9 +81,7 @@ def template_context(config: StackConfig) -> dict[str, object]:
 def configured(config: StackConfig) -> tuple[Service, ...]:
     """The services whose files `up` renders: every service but those of nodes the
     stack does not have (a service another choice enables keeps its files ready)."""
-    return tuple(
-        s for s in ALL_SERVICES if not s.node or (config.nodes > 1 and s.node <= config.nodes)
-    )
+    return tuple(s for s in ALL_SERVICES if not s.node or s.enabled(config))
 
 
 def rendered_files(config: StackConfig) -> tuple[tuple[str, str], ...]:

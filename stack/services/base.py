@@ -98,6 +98,14 @@ def _always(config: StackConfig) -> bool:
     return True
 
 
+def alone_or_on_node(node: int) -> Callable[[StackConfig], bool]:
+    """``enabled`` of a service with an instance per node: instance 0 runs on a stack of
+    one node, instance ``node`` on a stack of several that has that node."""
+    if not node:
+        return lambda config: config.nodes == 1
+    return lambda config: config.nodes > 1 and node <= config.nodes
+
+
 def _nothing(config: StackConfig) -> tuple[str, ...]:
     return ()
 

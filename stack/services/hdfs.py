@@ -12,7 +12,14 @@ from pathlib import Path
 from core.net import port_open
 from stack import jars
 from stack.config import NODE_COUNTS, StackConfig
-from stack.services.base import JAVA_SOURCES, Runtime, Service, Unhealthy, find_java
+from stack.services.base import (
+    JAVA_SOURCES,
+    Runtime,
+    Service,
+    Unhealthy,
+    alone_or_on_node,
+    find_java,
+)
 
 NAMENODE_MAIN = "org.apache.hadoop.hdfs.server.namenode.NameNode"
 DATANODE_MAIN = "org.apache.hadoop.hdfs.server.datanode.DataNode"
@@ -181,9 +188,7 @@ def datanode(node: int = 0) -> Service:
         datanode_name(node),
         lambda config: check_datanode(config, node),
         lambda rt: hdfs_cmd(rt, DATANODE_MAIN, conf=rt.config.state_dir / conf if node else None),
-        enabled=(lambda config: config.nodes == 1)
-        if not node
-        else (lambda config: config.nodes > 1 and node <= config.nodes),
+        enabled=alone_or_on_node(node),
         needs=lambda config: ("namenode",),
         configs=(
             (

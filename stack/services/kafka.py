@@ -10,7 +10,7 @@ import uuid
 
 from core.net import port_open
 from stack.config import NODE_COUNTS, StackConfig
-from stack.services.base import Runtime, Service, Unhealthy
+from stack.services.base import Runtime, Service, Unhealthy, alone_or_on_node
 
 HEALTH_TOPIC = "edtrack-health"
 
@@ -147,9 +147,7 @@ def broker(node: int = 0) -> Service:
         lambda rt: kafka_cmd(
             rt, node, "kafka.Kafka", str(rt.config.service_dir(folder) / "server.properties")
         ),
-        enabled=(lambda config: config.nodes == 1)
-        if not node
-        else (lambda config: config.nodes > 1 and node <= config.nodes),
+        enabled=alone_or_on_node(node),
         configs=(
             ("kafka-server.properties.j2", f"{folder}/server.properties"),
             ("kafka-log4j2.properties.j2", f"{folder}/log4j2.properties"),
