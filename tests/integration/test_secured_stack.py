@@ -113,6 +113,7 @@ def test_the_choices_are_kept_in_the_state_dir_for_later_commands(secured):
         "metastore": "postgres",
         "table_format": "iceberg",
         "host": "127.0.0.1",
+        "nodes": "1",
         "ports": dict(secured.config.ports),
     }
     # A later command with nothing set reads them back.
