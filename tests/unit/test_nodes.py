@@ -173,3 +173,14 @@ def test_a_state_dir_keeps_its_node_count(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="made with 1 node"):
         Stack(cluster(tmp_path), log=lambda m: None).up()
     assert spawned == []
+
+
+def test_the_node_count_comes_from_the_environment_and_is_kept_for_later_commands(tmp_path):
+    config = from_env({"EDTRACK_NODES": "3"}, state_dir=tmp_path)
+    assert (config.nodes, config.host, config.metastore_db) == (3, "127.0.1.1", "postgres")
+    save_settings(config)
+    again = from_env({}, state_dir=tmp_path)
+    assert (again.nodes, again.node_hosts) == (3, config.node_hosts)
+    assert again.metastore_db == "postgres"
+    with pytest.raises(UserError, match="EDTRACK_NODES must be a whole number"):
+        from_env({"EDTRACK_NODES": "three"}, state_dir=tmp_path / "other")
