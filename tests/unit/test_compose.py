@@ -1,10 +1,13 @@
-"""docker-compose.yml, checked without a Docker engine.
+"""The compose files, checked without a Docker engine: docker-compose.yml (one node) and
+docker-compose.nodes.yml (three), each against the local stack of as many nodes.
 
-The file must match the Compose Specification's JSON schema (vendored in
+Each file must match the Compose Specification's JSON schema (vendored in
 tests/unit/data/, see its README), every reference in it must resolve, images must be
-pinned, ports must stay on the host's loopback, and versions, ports and settings must
-match the local stack (stack/maven/*.pom.xml, pyproject.toml, stack/templates/), so a
-change on one side without the other fails here.
+pinned, ports must stay on the host's loopback, services must run on the node the local
+stack runs them on, and versions, ports and settings must match the local stack
+(stack/maven/*.pom.xml, pyproject.toml, stack/templates/), so a change on one side
+without the other fails here. The one-node file's settings are checked here, the
+three-node file's in test_compose_nodes.py.
 """
 
 from __future__ import annotations
@@ -13,216 +16,105 @@ import copy
 import json
 import re
 import subprocess
-import tomllib
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-import yaml
 from jsonschema import Draft7Validator
 
 from ingestion.publish import PublishConfig
 from ingestion.topic import DEFAULT_TOPIC
-from stack.config import DEFAULT_PORTS, from_env
-from stack.jars import POMS
-from stack.launcher import render_configs
+from stack.config import StackConfig
+from tests.unit.compose_files import (
+    BROKER_SETTINGS,
+    FILES,
+    LONG_RUNNING,
+    NODES,
+    ONE,
+    ONE_SHOT,
+    PASSWORD_VAR,
+    ROOT,
+    Compose,
+    MissingVariable,
+    base_images,
+    depends_on,
+    dockerfile_args,
+    dockerfile_of,
+    hadoop_xml,
+    image_tag,
+    interpolate,
+    is_bind,
+    key_values,
+    local_services,
+    mounted_file,
+    mounts,
+    option,
+    options,
+    parse_port,
+    pinned,
+    pom_property,
+    port_of,
+    pyproject,
+    pyspark_hive_version,
+    render_local,
+    rendered_file,
+    shared_namespace_owner,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-COMPOSE_FILE = ROOT / "docker-compose.yml"
 SCHEMA_FILE = Path(__file__).resolve().parent / "data" / "compose-spec.json"
-PASSWORD_VAR = "EDTRACK_METASTORE_DB_PASSWORD"
-# What `docker compose` would read from .env in these tests.
-TEST_ENV = {PASSWORD_VAR: "not-a-real-password"}
+SERVICES = ONE.services
 
 REQUIRED_SERVICES = ("kafka", "namenode", "datanode", "metastore", "thrift", "ingestor", "postgres")
-# Local stack port names that the Docker stack publishes on the host.
-PUBLISHED_PORTS = (
-    "kafka",
-    "namenode",
-    "namenode_http",
-    "datanode",
-    "datanode_http",
-    "metastore",
-    "thrift",
-    "spark_ui",
-)
-LONG_RUNNING = "unless-stopped"
-ONE_SHOT = "no"
+# Of each local service (keyed by the port its health check dials, Service.port_name),
+# the ports the Docker stacks publish on the host: those clients and browsers use.
+# Kafka's controller port, the DataNode's IPC port, Spark's RPC ports and PostgreSQL
+# stay inside.
+HOST_PORTS = {
+    "kafka": ("kafka",),
+    "namenode": ("namenode", "namenode_http"),
+    "datanode": ("datanode", "datanode_http"),
+    "metastore": ("metastore",),
+    "thrift": ("thrift", "spark_ui"),
+    "spark_master": ("spark_master_ui",),
+    "spark_worker": ("spark_worker_ui",),
+}
+# PostgreSQL runs beside the nodes, in both files: only the metastore reaches it.
+BESIDE_THE_NODES = {"postgres"}
 
 
-# --- reading the compose file ----------------------------------------------------------
-
-_VARIABLE = re.compile(
-    r"\$(?:(?P<escaped>\$)"
-    r"|\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
-    r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
-)
+def files() -> list:
+    return [pytest.param(compose, id=compose.label) for compose in FILES]
 
 
-class MissingVariable(Exception):
-    pass
+def service_params(pairs) -> list:
+    """(compose file, service name) pairs as parameters named ``<file>:<service>``."""
+    return [pytest.param(compose, name, id=f"{compose.label}:{name}") for compose, name in pairs]
 
 
-def interpolate(value, env: dict[str, str]):
-    """Compose's variable interpolation: ``$$``, ``${VAR}``, ``${VAR:-default}``,
-    ``${VAR-default}``, ``${VAR:?error}``, ``${VAR?error}`` and ``$VAR``."""
-    if isinstance(value, dict):
-        return {key: interpolate(item, env) for key, item in value.items()}
-    if isinstance(value, list):
-        return [interpolate(item, env) for item in value]
-    if not isinstance(value, str):
-        return value
-
-    def replace(match: re.Match) -> str:
-        if match["escaped"]:
-            return "$"
-        name = match["name"] or match["bare"]
-        op, arg = match["op"], match["arg"]
-        current = env.get(name)
-        unset = current is None or (current == "" and op is not None and op.startswith(":"))
-        if op in ("-", ":-") and unset:
-            return arg
-        if op in ("?", ":?") and unset:
-            raise MissingVariable(f"{name}: {arg}")
-        return current or ""
-
-    return _VARIABLE.sub(replace, value)
+def every_service(where: Callable[[dict], bool] = lambda spec: True) -> list:
+    return service_params(
+        (compose, name)
+        for compose in FILES
+        for name, spec in compose.services.items()
+        if where(spec)
+    )
 
 
-def load_raw() -> dict:
-    return yaml.safe_load(COMPOSE_FILE.read_text())
+def by_restart(policy: str) -> list:
+    return service_params((c, name) for c in FILES for name in c.by_restart(policy))
 
 
-RAW = load_raw()
-COMPOSE = interpolate(RAW, TEST_ENV)
-SERVICES: dict[str, dict] = COMPOSE["services"]
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> Callable[[int], StackConfig]:
+    """The local stack of 1 or 3 nodes, its configuration rendered (once each)."""
+    configs: dict[int, StackConfig] = {}
 
+    def render(nodes: int) -> StackConfig:
+        if nodes not in configs:
+            configs[nodes] = render_local(nodes, tmp_path_factory.mktemp(f"state-{nodes}"))
+        return configs[nodes]
 
-def by_restart(policy: str) -> list[str]:
-    return [name for name, spec in SERVICES.items() if spec.get("restart") == policy]
-
-
-def service_params(names) -> list:
-    return [pytest.param(name, id=name) for name in names]
-
-
-def depends_on(spec: dict) -> dict[str, dict]:
-    deps = spec.get("depends_on", {})
-    return {name: {} for name in deps} if isinstance(deps, list) else deps
-
-
-def mounts(spec: dict) -> list[tuple[str, str]]:
-    """(source, target) of each volume entry, short or long syntax."""
-    result = []
-    for entry in spec.get("volumes", []):
-        if isinstance(entry, str):
-            source, target = entry.split(":")[:2]
-        else:
-            source, target = entry.get("source", ""), entry["target"]
-        result.append((source, target))
-    return result
-
-
-def is_bind(source: str) -> bool:
-    return source.startswith((".", "/", "~"))
-
-
-def shared_namespace_owner(spec: dict) -> str | None:
-    mode = spec.get("network_mode", "")
-    return mode.split(":", 1)[1] if mode.startswith("service:") else None
-
-
-def ancestors(name: str) -> set[str]:
-    seen: set[str] = set()
-    todo = list(depends_on(SERVICES[name]))
-    while todo:
-        dep = todo.pop()
-        if dep not in seen and dep in SERVICES:
-            seen.add(dep)
-            todo.extend(depends_on(SERVICES[dep]))
-    return seen
-
-
-# --- reading the local stack's versions ---------------------------------------------------
-
-POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
-
-
-def pom_property(pom: str, name: str) -> str:
-    value = ET.parse(POMS[pom]).getroot().findtext(f"m:properties/m:{name}", namespaces=POM_NS)
-    assert value, f"{POMS[pom]} has no property {name}"
-    return value
-
-
-def pyproject() -> dict:
-    return tomllib.loads((ROOT / "pyproject.toml").read_text())
-
-
-def pinned(package: str) -> str:
-    for requirement in pyproject()["project"]["dependencies"]:
-        name, _, version = requirement.partition("==")
-        if name == package:
-            return version
-    raise AssertionError(f"{package} is not pinned in pyproject.toml")
-
-
-def pyspark_hive_version() -> str:
-    """The Hive version of the metastore jars inside the installed pyspark."""
-    jars = Path(find_spec("pyspark").origin).parent / "jars"
-    found = [p.name for p in jars.glob("hive-metastore-*.jar")]
-    assert len(found) == 1, found
-    return found[0].removeprefix("hive-metastore-").removesuffix(".jar")
-
-
-def image_tag(image: str) -> str:
-    return image.rsplit(":", 1)[1]
-
-
-def images_of(repository: str) -> list[tuple[str, str]]:
-    return [
-        (name, spec["image"])
-        for name, spec in SERVICES.items()
-        if spec.get("image", "").rsplit(":", 1)[0] == repository
-    ]
-
-
-def dockerfile_of(spec: dict) -> Path:
-    build = spec["build"]
-    context = ROOT / build["context"]
-    return context / build.get("dockerfile", "Dockerfile")
-
-
-def dockerfile_args(path: Path) -> dict[str, str]:
-    args = {}
-    for line in path.read_text().splitlines():
-        match = re.match(r"\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)=(\S+)", line)
-        if match:
-            args[match[1]] = match[2]
-    return args
-
-
-def base_images(path: Path, build_args: dict[str, str]) -> list[str]:
-    """The images the Dockerfile starts from, ARGs resolved, earlier stages left out."""
-    args = {**dockerfile_args(path), **build_args}
-    stages: set[str] = set()
-    images = []
-    for line in path.read_text().splitlines():
-        match = re.match(r"\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", line, re.IGNORECASE)
-        if not match:
-            continue
-        image = re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m[1], m[0]), match[1])
-        if image not in stages:
-            images.append(image)
-        if match[2]:
-            stages.add(match[2])
-    return images
-
-
-def build_arg(service: str, name: str) -> str:
-    spec = SERVICES[service]
-    return spec["build"].get("args", {}).get(name) or dockerfile_args(dockerfile_of(spec))[name]
+    return render
 
 
 # --- the schema ---------------------------------------------------------------------------
@@ -242,12 +134,15 @@ def schema_errors(validator: Draft7Validator, document: dict) -> list[str]:
     ]
 
 
-def test_compose_file_matches_the_compose_specification(validator: Draft7Validator):
-    assert schema_errors(validator, COMPOSE) == []
+@pytest.mark.parametrize("compose", files())
+def test_compose_file_matches_the_compose_specification(
+    validator: Draft7Validator, compose: Compose
+):
+    assert schema_errors(validator, compose.doc) == []
 
 
 def _unknown_service_key(doc: dict) -> None:
-    doc["services"]["kafka"]["imagee"] = "apache/kafka:4.1.1"
+    doc["services"]["thrift"]["imagee"] = "apache/kafka:4.1.1"
 
 
 def _bad_condition(doc: dict) -> None:
@@ -255,9 +150,11 @@ def _bad_condition(doc: dict) -> None:
 
 
 def _ports_not_a_list(doc: dict) -> None:
-    doc["services"]["netns"]["ports"] = "127.0.0.1:9092:9092"
+    name = next(name for name, spec in doc["services"].items() if "ports" in spec)
+    doc["services"][name]["ports"] = "127.0.0.1:9092:9092"
 
 
+@pytest.mark.parametrize("compose", files())
 @pytest.mark.parametrize(
     "break_it",
     [
@@ -266,8 +163,10 @@ def _ports_not_a_list(doc: dict) -> None:
         pytest.param(_ports_not_a_list, id="ports-not-a-list"),
     ],
 )
-def test_the_schema_rejects_a_broken_compose_file(validator: Draft7Validator, break_it: Callable):
-    broken = copy.deepcopy(COMPOSE)
+def test_the_schema_rejects_a_broken_compose_file(
+    validator: Draft7Validator, compose: Compose, break_it: Callable
+):
+    broken = copy.deepcopy(compose.doc)
     break_it(broken)
     assert schema_errors(validator, broken) != []
 
@@ -275,54 +174,83 @@ def test_the_schema_rejects_a_broken_compose_file(validator: Draft7Validator, br
 # --- services and references ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", service_params(REQUIRED_SERVICES))
-def test_required_service_is_present_and_long_running(name: str):
-    matching = [s for s in SERVICES if name in s and SERVICES[s].get("restart") == LONG_RUNNING]
-    assert matching, f"no long-running service named like {name!r} in {sorted(SERVICES)}"
+@pytest.mark.parametrize(
+    ("compose", "name"), service_params((c, name) for c in FILES for name in REQUIRED_SERVICES)
+)
+def test_required_service_is_present_and_long_running(compose: Compose, name: str):
+    services = compose.services
+    matching = [s for s in services if name in s and services[s].get("restart") == LONG_RUNNING]
+    assert matching, f"no long-running service named like {name!r} in {sorted(services)}"
 
 
-@pytest.mark.parametrize("name", service_params(SERVICES))
-def test_restart_policy_says_long_running_or_one_shot(name: str):
-    assert SERVICES[name].get("restart") in (LONG_RUNNING, ONE_SHOT)
+def _local_pairs() -> list:
+    return service_params(
+        (compose, name)
+        for compose in FILES
+        for name in local_services(compose.local)
+        if name not in BESIDE_THE_NODES
+    )
 
 
-@pytest.mark.parametrize("name", service_params(SERVICES))
-def test_depends_on_resolves_with_a_condition_that_fits(name: str):
-    for dep, how in depends_on(SERVICES[name]).items():
-        assert dep in SERVICES, f"{name} depends on unknown service {dep}"
+@pytest.mark.parametrize(("compose", "name"), _local_pairs())
+def test_local_stack_service_runs_on_the_same_node(compose: Compose, name: str):
+    """The same service, by name, on the node whose address the local stack gives it."""
+    local = compose.local
+    assert name in compose.services, f"{compose.path.name} has no {name}"
+    assert compose.address_of(name) == local_services(local)[name].host(local)
+
+
+@pytest.mark.parametrize(("compose", "name"), _local_pairs())
+def test_service_waits_for_what_it_waits_for_in_the_local_stack(compose: Compose, name: str):
+    needs = set(local_services(compose.local)[name].requires)
+    assert needs <= compose.ancestors(name), (
+        f"{name} starts before {needs - compose.ancestors(name)}"
+    )
+
+
+@pytest.mark.parametrize(("compose", "name"), every_service())
+def test_restart_policy_says_long_running_or_one_shot(compose: Compose, name: str):
+    assert compose.services[name].get("restart") in (LONG_RUNNING, ONE_SHOT)
+
+
+@pytest.mark.parametrize(("compose", "name"), every_service())
+def test_depends_on_resolves_with_a_condition_that_fits(compose: Compose, name: str):
+    services = compose.services
+    for dep, how in depends_on(services[name]).items():
+        assert dep in services, f"{name} depends on unknown service {dep}"
         assert dep != name
         expected = (
             "service_completed_successfully"
-            if SERVICES[dep].get("restart") == ONE_SHOT
+            if services[dep].get("restart") == ONE_SHOT
             else "service_healthy"
         )
         assert how.get("condition") == expected, f"{name} -> {dep}"
 
 
-def test_dependencies_have_no_cycle():
-    for name in SERVICES:
-        assert name not in ancestors(name), f"{name} depends on itself through others"
+@pytest.mark.parametrize("compose", files())
+def test_dependencies_have_no_cycle(compose: Compose):
+    for name in compose.services:
+        assert name not in compose.ancestors(name), f"{name} depends on itself through others"
 
 
-@pytest.mark.parametrize(
-    "name", service_params(n for n, s in SERVICES.items() if shared_namespace_owner(s))
-)
-def test_shared_network_namespace_resolves(name: str):
-    spec = SERVICES[name]
+@pytest.mark.parametrize(("compose", "name"), every_service(shared_namespace_owner))
+def test_shared_network_namespace_resolves(compose: Compose, name: str):
+    spec = compose.services[name]
     owner = shared_namespace_owner(spec)
-    assert owner in SERVICES and owner != name
-    assert SERVICES[owner].get("restart") == LONG_RUNNING
-    assert shared_namespace_owner(SERVICES[owner]) is None
-    assert owner in ancestors(name), f"{name} does not wait for {owner}"
+    assert owner in compose.services and owner != name
+    assert compose.services[owner].get("restart") == LONG_RUNNING
+    assert shared_namespace_owner(compose.services[owner]) is None
+    assert owner in compose.ancestors(name), f"{name} does not wait for {owner}"
     # Docker refuses these beside network_mode: the namespace owner publishes the ports.
     for key in ("ports", "networks", "hostname", "expose"):
         assert key not in spec, f"{name} sets {key} and shares {owner}'s network namespace"
 
 
-def test_networks_resolve_and_are_used():
-    declared = set(COMPOSE.get("networks", {}))
+@pytest.mark.parametrize("compose", files())
+def test_networks_resolve_and_are_used(compose: Compose):
+    declared = set(compose.doc.get("networks", {}))
     used = set()
-    for name, spec in SERVICES.items():
+    for name, spec in compose.services.items():
         networks = spec.get("networks", [])
         for network in networks if isinstance(networks, list) else networks.keys():
             assert network in declared, f"{name} uses undeclared network {network}"
@@ -330,11 +258,12 @@ def test_networks_resolve_and_are_used():
     assert used == declared
 
 
-def test_named_volumes_are_declared_and_used():
-    declared = set(COMPOSE.get("volumes", {}))
+@pytest.mark.parametrize("compose", files())
+def test_named_volumes_are_declared_and_used(compose: Compose):
+    declared = set(compose.doc.get("volumes", {}))
     used = {
         source
-        for spec in SERVICES.values()
+        for spec in compose.services.values()
         for source, _ in mounts(spec)
         if source and not is_bind(source)
     }
@@ -344,8 +273,9 @@ def test_named_volumes_are_declared_and_used():
 @pytest.mark.parametrize(
     "source",
     [
-        pytest.param(source, id=f"{name}:{source}")
-        for name, spec in SERVICES.items()
+        pytest.param(source, id=f"{compose.label}:{name}:{source}")
+        for compose in FILES
+        for name, spec in compose.services.items()
         for source, _ in mounts(spec)
         if is_bind(source)
     ],
@@ -356,11 +286,24 @@ def test_bind_mount_source_exists_in_the_repository(source: str):
     assert path.exists(), source
 
 
-@pytest.mark.parametrize("name", service_params(n for n, s in SERVICES.items() if "build" in s))
-def test_build_context_and_dockerfile_exist(name: str):
-    dockerfile = dockerfile_of(SERVICES[name])
-    assert (ROOT / SERVICES[name]["build"]["context"]).is_dir()
-    assert dockerfile.is_file(), dockerfile
+@pytest.mark.parametrize(("compose", "name"), every_service(lambda spec: "build" in spec))
+def test_build_context_and_dockerfile_exist(compose: Compose, name: str):
+    spec = compose.services[name]
+    assert (ROOT / spec["build"]["context"]).is_dir()
+    assert dockerfile_of(spec).is_file(), dockerfile_of(spec)
+
+
+def test_an_image_is_built_the_same_way_by_every_service_of_both_files():
+    """Services of one image (the Spark daemons and the Thrift Server, the landers and
+    the publisher, in either file) must not build different contents under one tag."""
+    builds: dict[str, list] = {}
+    for compose in FILES:
+        for spec in compose.services.values():
+            if "build" in spec:
+                builds.setdefault(spec["image"], []).append(spec["build"])
+    assert builds
+    for image, found in builds.items():
+        assert all(build == found[0] for build in found), image
 
 
 def _container_paths(spec: dict) -> list[str]:
@@ -372,20 +315,16 @@ def _container_paths(spec: dict) -> list[str]:
     return [w.strip("\"'") for w in words if w.strip("\"'").startswith("/etc/edtrack/")]
 
 
-@pytest.mark.parametrize(
-    "name", service_params(n for n, s in SERVICES.items() if _container_paths(s))
-)
-def test_mounted_paths_the_service_uses_exist_in_the_repository(name: str):
-    spec = SERVICES[name]
-    binds = [(s, t) for s, t in mounts(spec) if is_bind(s)]
+@pytest.mark.parametrize(("compose", "name"), every_service(_container_paths))
+def test_mounted_paths_the_service_uses_exist_in_the_repository(compose: Compose, name: str):
+    spec = compose.services[name]
+    targets = [Path(target) for source, target in mounts(spec) if is_bind(source)]
     for path in _container_paths(spec):
-        hosts = [
-            ROOT / source / Path(path).relative_to(target)
-            for source, target in binds
-            if Path(path).is_relative_to(target)
-        ]
-        assert hosts, f"{name} uses {path}, which no bind mount provides"
-        assert hosts[0].exists(), f"{name} uses {path}: {hosts[0]} is missing"
+        host = mounted_file(spec, path)
+        if host is None:  # a folder that files mounted one by one fill
+            assert any(t.is_relative_to(path) for t in targets), f"{name}: nothing mounts {path}"
+        else:
+            assert host.exists(), f"{name} uses {path}: {host} is missing"
 
 
 # --- images -------------------------------------------------------------------------------
@@ -393,17 +332,17 @@ def test_mounted_paths_the_service_uses_exist_in_the_repository(name: str):
 _PINNED = re.compile(r"^[a-z0-9][a-z0-9._/-]*:(?P<tag>\d+\.\d+[A-Za-z0-9._-]*)$")
 
 
-@pytest.mark.parametrize("name", service_params(SERVICES))
-def test_image_is_pinned_to_an_exact_version(name: str):
-    image = SERVICES[name].get("image", "")
+@pytest.mark.parametrize(("compose", "name"), every_service())
+def test_image_is_pinned_to_an_exact_version(compose: Compose, name: str):
+    image = compose.services[name].get("image", "")
     match = _PINNED.match(image)
     assert match, f"{name}: image {image!r} has no exact version tag"
     assert "latest" not in match["tag"]
 
 
-@pytest.mark.parametrize("name", service_params(n for n, s in SERVICES.items() if "build" in s))
-def test_dockerfile_base_images_are_pinned(name: str):
-    spec = SERVICES[name]
+@pytest.mark.parametrize(("compose", "name"), every_service(lambda spec: "build" in spec))
+def test_dockerfile_base_images_are_pinned(compose: Compose, name: str):
+    spec = compose.services[name]
     images = base_images(dockerfile_of(spec), spec["build"].get("args", {}))
     assert images
     for image in images:
@@ -412,43 +351,47 @@ def test_dockerfile_base_images_are_pinned(name: str):
 
 # --- ports --------------------------------------------------------------------------------
 
-_PORT = re.compile(r"^(?P<ip>[0-9.]+):(?P<published>\d+):(?P<target>\d+)(?:/tcp)?$")
-
-
-def published_ports() -> list[tuple[str, str | dict]]:
-    return [(name, port) for name, spec in SERVICES.items() for port in spec.get("ports", [])]
-
-
-def parse_port(port: str | dict) -> tuple[str, int, int]:
-    if isinstance(port, dict):
-        return port.get("host_ip", ""), int(port.get("published", 0)), int(port["target"])
-    match = _PORT.match(str(port))
-    assert match, f"port {port!r} does not name a host address"
-    return match["ip"], int(match["published"]), int(match["target"])
-
 
 @pytest.mark.parametrize(
-    "port", [pytest.param(port, id=f"{name}:{port}") for name, port in published_ports()]
+    ("compose", "port"),
+    [
+        pytest.param(compose, port, id=f"{compose.label}:{name}:{port}")
+        for compose in FILES
+        for name, port in compose.published_ports()
+    ],
 )
-def test_published_port_binds_the_host_loopback_only(port):
+def test_published_port_binds_a_node_address_of_the_local_stack(compose: Compose, port):
     ip, published, target = parse_port(port)
-    assert ip == "127.0.0.1"
-    # Kafka and the DataNode advertise 127.0.0.1:<port> to every client, so the host
-    # must see each service on its own port number.
+    assert ip in compose.local.node_hosts
+    # Kafka and the DataNodes advertise a node's address or name with the port they
+    # listen on, so the host must see each service on its own port number.
     assert published == target
 
 
-def test_published_ports_are_the_local_stack_ports():
-    published = sorted(parse_port(port)[2] for _, port in published_ports())
-    assert published == sorted(DEFAULT_PORTS[name] for name in PUBLISHED_PORTS)
+def local_host_ports(config: StackConfig) -> dict[str, list[int]]:
+    """Each node address of the local stack: the ports of HOST_PORTS its services use."""
+    found: dict[str, list[int]] = {}
+    for service in local_services(config).values():
+        for port in HOST_PORTS.get(service.port_name, ()):
+            found.setdefault(service.host(config), []).append(config.ports[port])
+    return {host: sorted(ports) for host, ports in found.items()}
+
+
+@pytest.mark.parametrize("compose", files())
+def test_each_node_publishes_the_local_stack_ports_of_its_services(compose: Compose):
+    published: dict[str, list[int]] = {}
+    for _, port in compose.published_ports():
+        ip, _, target = parse_port(port)
+        published.setdefault(ip, []).append(target)
+    assert {ip: sorted(ports) for ip, ports in published.items()} == local_host_ports(compose.local)
 
 
 # --- health -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", service_params(by_restart(LONG_RUNNING)))
-def test_long_running_service_has_a_healthcheck(name: str):
-    check = SERVICES[name].get("healthcheck", {})
+@pytest.mark.parametrize(("compose", "name"), by_restart(LONG_RUNNING))
+def test_long_running_service_has_a_healthcheck(compose: Compose, name: str):
+    check = compose.services[name].get("healthcheck", {})
     assert not check.get("disable", False)
     test = check.get("test")
     assert test and test[0] in ("CMD", "CMD-SHELL") and len(test) > 1, test
@@ -456,103 +399,123 @@ def test_long_running_service_has_a_healthcheck(name: str):
         assert key in check, f"{name}: healthcheck has no {key}"
 
 
-@pytest.mark.parametrize("name", service_params(by_restart(ONE_SHOT)))
-def test_one_shot_service_is_awaited_or_optional(name: str):
+@pytest.mark.parametrize(("compose", "name"), by_restart(ONE_SHOT))
+def test_one_shot_service_is_awaited_or_optional(compose: Compose, name: str):
     awaited = any(
         depends_on(spec).get(name, {}).get("condition") == "service_completed_successfully"
-        for spec in SERVICES.values()
+        for spec in compose.services.values()
     )
-    assert awaited or SERVICES[name].get("profiles"), f"nothing waits for {name}"
+    assert awaited or compose.services[name].get("profiles"), f"nothing waits for {name}"
 
 
 # --- versions: the same as the local stack ------------------------------------------------
 
 
-def _version_cases() -> list:
-    cases = []
-    for name, image in images_of("apache/kafka"):
-        cases.append(
-            pytest.param(
-                lambda image=image: (image_tag(image), pom_property("kafka", "kafka.version")),
-                id=f"{name}-kafka",
-            )
+def _version_cases(compose: Compose) -> list[tuple[str, Callable[[], tuple[str, str]]]]:
+    services = compose.services
+    cases = [
+        (
+            f"{name}-kafka",
+            lambda image=image: (image_tag(image), pom_property("kafka", "kafka.version")),
         )
-    for name, image in images_of("apache/hadoop"):
-        cases.append(
-            pytest.param(
-                lambda image=image: (image_tag(image), pom_property("hdfs", "hadoop.version")),
-                id=f"{name}-hadoop",
-            )
-        )
+        for name, image in compose.images_of("apache/kafka")
+    ]
     cases += [
-        pytest.param(
-            lambda: (image_tag(SERVICES["thrift"]["image"]), pinned("pyspark")),
-            id="thrift-spark",
-        ),
-        pytest.param(
-            lambda: (build_arg("metastore", "SPARK_IMAGE"), build_arg("thrift", "SPARK_IMAGE")),
-            id="metastore-spark-image",
-        ),
-        pytest.param(
+        (
+            f"{name}-hadoop",
+            lambda image=image: (image_tag(image), pom_property("hdfs", "hadoop.version")),
+        )
+        for name, image in compose.images_of("apache/hadoop")
+    ]
+    cases += [
+        ("thrift-spark", lambda: (image_tag(services["thrift"]["image"]), pinned("pyspark"))),
+        (
+            "metastore-spark-image",
             lambda: (
-                dockerfile_args(dockerfile_of(SERVICES["metastore"]))["SPARK_IMAGE"],
-                build_arg("thrift", "SPARK_IMAGE"),
+                compose.build_arg("metastore", "SPARK_IMAGE"),
+                compose.build_arg("thrift", "SPARK_IMAGE"),
             ),
-            id="metastore-dockerfile-default",
         ),
-        pytest.param(
+        (
+            "metastore-dockerfile-default",
             lambda: (
-                dockerfile_args(dockerfile_of(SERVICES["thrift"]))["SPARK_IMAGE"],
-                build_arg("thrift", "SPARK_IMAGE"),
+                dockerfile_args(dockerfile_of(services["metastore"]))["SPARK_IMAGE"],
+                compose.build_arg("thrift", "SPARK_IMAGE"),
             ),
-            id="thrift-dockerfile-default",
         ),
-        pytest.param(
+        (
+            "thrift-dockerfile-default",
             lambda: (
-                build_arg("thrift", "ICEBERG_VERSION"),
+                dockerfile_args(dockerfile_of(services["thrift"]))["SPARK_IMAGE"],
+                compose.build_arg("thrift", "SPARK_IMAGE"),
+            ),
+        ),
+        (
+            "thrift-iceberg",
+            lambda: (
+                compose.build_arg("thrift", "ICEBERG_VERSION"),
                 pom_property("iceberg", "iceberg.version"),
             ),
-            id="thrift-iceberg",
         ),
-        pytest.param(
+        (
+            "thrift-dockerfile-iceberg",
             lambda: (
-                dockerfile_args(dockerfile_of(SERVICES["thrift"]))["ICEBERG_VERSION"],
+                dockerfile_args(dockerfile_of(services["thrift"]))["ICEBERG_VERSION"],
                 pom_property("iceberg", "iceberg.version"),
             ),
-            id="thrift-dockerfile-iceberg",
         ),
-        pytest.param(
-            lambda: (image_tag(SERVICES["metastore"]["image"]), pinned("pyspark")),
-            id="metastore-image-tag",
+        (
+            "metastore-image-tag",
+            lambda: (image_tag(services["metastore"]["image"]), pinned("pyspark")),
         ),
-        pytest.param(
-            lambda: (build_arg("metastore", "HIVE_RELEASE"), pyspark_hive_version()),
-            id="metastore-hive",
+        (
+            "metastore-hive",
+            lambda: (compose.build_arg("metastore", "HIVE_RELEASE"), pyspark_hive_version()),
         ),
-        pytest.param(
+        (
+            "ingestor-python",
             lambda: (
-                re.match(r"\d+\.\d+", image_tag(build_arg("ingestor", "PYTHON_IMAGE")))[0],
+                re.match(
+                    r"\d+\.\d+", image_tag(compose.build_arg(_a_lander(compose), "PYTHON_IMAGE"))
+                )[0],
                 re.search(r">=(\d+\.\d+)", pyproject()["project"]["requires-python"])[1],
             ),
-            id="ingestor-python",
         ),
-        pytest.param(
-            lambda: (image_tag(SERVICES["ingestor"]["image"]), pyproject()["project"]["version"]),
-            id="ingestor-image-tag",
+        (
+            "ingestor-image-tag",
+            lambda: (
+                image_tag(services[_a_lander(compose)]["image"]),
+                pyproject()["project"]["version"],
+            ),
         ),
     ]
     return cases
 
 
-@pytest.mark.parametrize("versions", _version_cases())
+def _a_lander(compose: Compose) -> str:
+    return next(name for name in compose.services if name.startswith("ingestor"))
+
+
+@pytest.mark.parametrize(
+    "versions",
+    [
+        pytest.param(versions, id=f"{compose.label}:{case}")
+        for compose in FILES
+        for case, versions in _version_cases(compose)
+    ],
+)
 def test_version_matches_the_local_stack(versions: Callable[[], tuple[str, str]]):
     in_compose, in_local_stack = versions()
     assert in_compose == in_local_stack
 
 
-def test_every_kafka_and_hadoop_service_is_version_checked():
-    assert {name for name, _ in images_of("apache/kafka")} >= {"kafka"}
-    assert {name for name, _ in images_of("apache/hadoop")} >= {"namenode", "datanode"}
+@pytest.mark.parametrize("compose", files())
+def test_every_kafka_and_hadoop_service_is_version_checked(compose: Compose):
+    local = local_services(compose.local)
+    brokers = {name for name, s in local.items() if s.port_name == "kafka"}
+    hdfs = {name for name, s in local.items() if s.port_name in ("namenode", "datanode")}
+    assert {name for name, _ in compose.images_of("apache/kafka")} >= brokers
+    assert {name for name, _ in compose.images_of("apache/hadoop")} >= hdfs
 
 
 # --- secrets ------------------------------------------------------------------------------
@@ -560,27 +523,33 @@ def test_every_kafka_and_hadoop_service_is_version_checked():
 _SECRET = re.compile(r"PASSWORD|SECRET|TOKEN|CREDENTIAL", re.IGNORECASE)
 
 
-def secret_settings() -> list[tuple[str, str, str]]:
+def secret_settings(compose: Compose) -> list[tuple[str, str, str]]:
     return [
         (name, key, value)
-        for name, spec in RAW["services"].items()
+        for name, spec in compose.raw["services"].items()
         for key, value in (spec.get("environment") or {}).items()
         if _SECRET.search(key)
     ]
 
 
 @pytest.mark.parametrize(
-    "setting", [pytest.param(s, id=f"{s[0]}:{s[1]}") for s in secret_settings()]
+    "setting",
+    [
+        pytest.param(s, id=f"{compose.label}:{s[0]}:{s[1]}")
+        for compose in FILES
+        for s in secret_settings(compose)
+    ],
 )
 def test_secret_comes_from_a_required_variable(setting: tuple[str, str, str]):
     _, _, value = setting
     assert re.fullmatch(r"\$\{[A-Z_][A-Z0-9_]*:\?[^}]+\}", str(value)), value
 
 
-def test_compose_refuses_to_run_without_the_password():
-    assert secret_settings(), "no service takes a password"
+@pytest.mark.parametrize("compose", files())
+def test_compose_refuses_to_run_without_the_password(compose: Compose):
+    assert secret_settings(compose), "no service takes a password"
     with pytest.raises(MissingVariable, match=PASSWORD_VAR):
-        interpolate(RAW, {})
+        interpolate(compose.raw, {})
 
 
 def test_the_env_file_is_ignored_by_git_and_its_example_holds_no_password():
@@ -590,41 +559,22 @@ def test_the_env_file_is_ignored_by_git_and_its_example_holds_no_password():
     assert re.search(rf"^{PASSWORD_VAR}=$", example, re.MULTILINE)
 
 
-def test_the_metastore_reads_its_database_password_from_the_environment():
-    site = hadoop_xml(ROOT / "docker/metastore/hive-site.xml")
+@pytest.mark.parametrize("compose", files())
+def test_the_metastore_reads_its_database_password_from_the_environment(compose: Compose):
+    spec = compose.services["metastore"]
+    site = hadoop_xml(mounted_file(spec, "/etc/edtrack/metastore/hive-site.xml"))
     match = re.fullmatch(r"\$\{env\.(\w+)\}", site["javax.jdo.option.ConnectionPassword"])
     assert match, "hive-site.xml must not hold the password itself"
-    assert match[1] in SERVICES["metastore"]["environment"]
+    assert match[1] in spec["environment"]
 
 
-# --- settings: the same as the local stack's --------------------------------------------
-
-
-def hadoop_xml(path: Path) -> dict[str, str]:
-    root = ET.parse(path).getroot()
-    return {p.findtext("name"): p.findtext("value") for p in root.iter("property")}
-
-
-def key_values(path: Path, separator: str | None) -> dict[str, str]:
-    result = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            key, value = line.split(separator, 1) if separator else line.split(None, 1)
-            result[key.strip()] = value.strip()
-    return result
+# --- settings of docker-compose.yml: the same as the local stack's -----------------------
 
 
 @pytest.fixture(scope="module")
-def local(tmp_path_factory) -> Path:
-    """The local stack's configuration, rendered with its default ports."""
-    state = tmp_path_factory.mktemp("state")
-    render_configs(from_env({}, state_dir=state))
-    return state
-
-
-def port_of(address: str) -> str:
-    return address.rsplit(":", 1)[1]
+def local(rendered) -> Path:
+    """The local stack's configuration of one node, rendered with its default ports."""
+    return rendered(1).state_dir
 
 
 def test_kafka_settings_match_the_local_stack(local: Path):
@@ -710,17 +660,15 @@ def test_metastore_settings_match_the_local_stack_except_the_database(local: Pat
     assert "hive.metastore.warehouse.dir" in common
 
 
-@pytest.mark.parametrize(
-    ("ours", "template"),
-    [
-        pytest.param("docker/kafka/log4j2.properties", "kafka-log4j2.properties.j2", id="kafka"),
-        pytest.param("docker/hadoop/log4j.properties", "hadoop-log4j.properties.j2", id="hdfs"),
-        pytest.param(
-            "docker/metastore/log4j2.properties", "spark-log4j2.properties.j2", id="metastore"
-        ),
-        pytest.param("docker/spark/log4j2.properties", "spark-log4j2.properties.j2", id="thrift"),
-    ],
-)
+LOGGING = {
+    "docker/kafka/log4j2.properties": "kafka-log4j2.properties.j2",
+    "docker/hadoop/log4j.properties": "hadoop-log4j.properties.j2",
+    "docker/metastore/log4j2.properties": "spark-log4j2.properties.j2",
+    "docker/spark/log4j2.properties": "spark-log4j2.properties.j2",
+}
+
+
+@pytest.mark.parametrize(("ours", "template"), list(LOGGING.items()))
 def test_logging_matches_the_local_stack(ours: str, template: str):
     def settings(path: Path) -> list[str]:
         return [line for line in path.read_text().splitlines() if not line.startswith("#")]
@@ -728,19 +676,85 @@ def test_logging_matches_the_local_stack(ours: str, template: str):
     assert settings(ROOT / ours) == settings(ROOT / "stack/templates" / template)
 
 
+def test_every_logging_file_of_the_docker_stacks_is_checked():
+    """Both files mount their logging configuration from these (none of docker/nodes)."""
+    found = {str(p.relative_to(ROOT)) for p in ROOT.glob("docker/**/log4j*.properties")}
+    assert found == set(LOGGING)
+
+
 # --- the pipeline's own settings ----------------------------------------------------------
 
 
-def option(args: list[str], name: str) -> str:
-    return args[args.index(name) + 1]
+def broker_settings(compose: Compose) -> list[dict[str, str]]:
+    """The server.properties each Kafka service of the file reads."""
+    found = [mounted_file(spec, BROKER_SETTINGS) for spec in compose.services.values()]
+    return [key_values(path, "=") for path in found if path is not None]
 
 
-def test_the_topic_is_created_as_the_publisher_creates_it():
-    args = SERVICES["kafka-topic"]["command"]
+def local_broker_settings(config: StackConfig) -> list[dict[str, str]]:
+    return [
+        key_values(rendered_file(config, name, "kafka-server.properties.j2"), "=")
+        for name, service in local_services(config).items()
+        if service.port_name == "kafka"
+    ]
+
+
+def check_topic(args: list[str], brokers: list[dict], local_brokers: list[dict]) -> None:
+    """The topic as `edtrack publish` makes it on the local stack: its partitions, kept
+    forever, the brokers' copies, and as many of them in sync to take a write (the topic's
+    own min.insync.replicas, else the brokers')."""
     assert option(args, "--topic") == DEFAULT_TOPIC
     assert int(option(args, "--partitions")) == PublishConfig.partitions
-    assert option(args, "--config") == "retention.ms=-1"
-    assert option(SERVICES["ingestor"]["command"], "--topic") == DEFAULT_TOPIC
+    configs = dict(config.split("=", 1) for config in options(args, "--config"))
+    assert configs["retention.ms"] == "-1"
+    (copies,) = {broker["default.replication.factor"] for broker in local_brokers}
+    (in_sync,) = {broker["min.insync.replicas"] for broker in local_brokers}
+    (brokers_in_sync,) = {broker["min.insync.replicas"] for broker in brokers}
+    assert option(args, "--replication-factor") == copies
+    assert configs.get("min.insync.replicas", brokers_in_sync) == in_sync
+
+
+@pytest.mark.parametrize("compose", files())
+def test_the_topic_is_created_as_the_publisher_creates_it_on_the_local_stack(
+    compose: Compose, rendered
+):
+    local = rendered(compose.nodes)
+    args = compose.services["kafka-topic"]["command"]
+    check_topic(args, broker_settings(compose), local_broker_settings(local))
+
+
+def _one_copy(args: list[str]) -> None:
+    args[args.index("--replication-factor") + 1] = "1"
+
+
+def _one_in_sync(args: list[str]) -> None:
+    args[args.index("min.insync.replicas=2")] = "min.insync.replicas=1"
+
+
+def _kept_a_week(args: list[str]) -> None:
+    args[args.index("retention.ms=-1")] = "retention.ms=604800000"
+
+
+@pytest.mark.parametrize(
+    "break_it",
+    [
+        pytest.param(_one_copy, id="replication-1"),
+        pytest.param(_one_in_sync, id="min-insync-1"),
+        pytest.param(_kept_a_week, id="retention-a-week"),
+    ],
+)
+def test_the_topic_check_catches_a_topic_unlike_the_local_stacks(rendered, break_it: Callable):
+    args = list(NODES.services["kafka-topic"]["command"])
+    break_it(args)
+    with pytest.raises(AssertionError):
+        check_topic(args, broker_settings(NODES), local_broker_settings(rendered(3)))
+
+
+@pytest.mark.parametrize(
+    ("compose", "name"), every_service(lambda spec: (spec.get("command") or [""])[0] == "land")
+)
+def test_the_lander_lands_the_publishers_topic(compose: Compose, name: str):
+    assert option(compose.services[name]["command"], "--topic") == DEFAULT_TOPIC
 
 
 def test_the_ingestor_build_context_lets_in_what_the_dockerfile_copies():
@@ -769,7 +783,7 @@ def test_the_ingestor_build_context_lets_in_what_the_dockerfile_copies():
 
 @pytest.mark.parametrize(
     "script",
-    [pytest.param(p, id=str(p.relative_to(ROOT))) for p in sorted(ROOT.glob("docker/*/*.sh"))],
+    [pytest.param(p, id=str(p.relative_to(ROOT))) for p in sorted(ROOT.glob("docker/**/*.sh"))],
 )
 def test_start_script_is_valid_sh(script: Path):
     result = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True)
