@@ -28,7 +28,7 @@ from core.project import PROJECT_ROOT
 from stack.config import StackConfig, from_env
 from stack.launcher import Stack
 from tests.integration.conftest import Cli
-from tests.reliability.reconcile import LEDGER, Place, reconcile
+from tests.reliability.reconcile import LEDGER, Place, Reconciliation, reconcile
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT_S = 600.0
@@ -108,6 +108,18 @@ class LanderProcess:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
+def publishing(cli: Cli, topic: str, path: Path) -> subprocess.Popen:
+    """``edtrack publish`` of ``path`` in a process of its own, its output kept as text."""
+    return subprocess.Popen(
+        [str(BIN / "edtrack"), "publish", "--topic", topic, str(path)],
+        env=cli.env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def land_until_caught_up(cli: Cli, place: Place, *args: str, attempts: int = 3) -> None:
     """Land what is left, as an operator would after a fault: rerun if a service that
     just came back makes the first try fail."""
@@ -120,12 +132,13 @@ def land_until_caught_up(cli: Cli, place: Place, *args: str, attempts: int = 3) 
     raise AssertionError(f"landing did not finish after {attempts} tries:\n{result.stderr}")
 
 
-def check(config: StackConfig, place: Place, scenario: str, faults: int) -> None:
+def check(config: StackConfig, place: Place, scenario: str, faults: int) -> Reconciliation:
     """Reconcile ``place`` and add it to the session's ledger; fail on any difference."""
     result = reconcile(config, place)
     LEDGER.add(scenario, result, faults)
     assert result.ok, result.describe()
     assert result.on_topic > 0
+    return result
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

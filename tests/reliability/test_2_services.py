@@ -14,10 +14,9 @@ import time
 
 import pytest
 
-from core.project import PROJECT_ROOT
 from ingestion.topic import topic_size
 from stack.services.hdfs import hdfs_cmd
-from tests.reliability.conftest import BIN, LanderProcess, check, land_until_caught_up
+from tests.reliability.conftest import LanderProcess, check, land_until_caught_up, publishing
 from tests.reliability.data import attempts_file
 from tests.reliability.reconcile import LEDGER, Place, topic_messages
 
@@ -99,14 +98,7 @@ def test_the_broker_killed_during_a_publish_then_resume_sends_what_is_missing(
     count = 6000
     path = attempts_file(tmp_path, "broker-publish", count, seed=302, day=23)
     start = topic_size(rcli.config.kafka_bootstrap, PLACE.topic)
-    publisher = subprocess.Popen(
-        [str(BIN / "edtrack"), "publish", "--topic", PLACE.topic, str(path)],
-        env=rcli.env,
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    publisher = publishing(rcli, PLACE.topic, path)
     # Kill it part-way: once a tenth of the file is on the topic.
     deadline = time.monotonic() + 300
     while topic_size(rcli.config.kafka_bootstrap, PLACE.topic) < start + 900:

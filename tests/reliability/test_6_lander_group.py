@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import signal
 import threading
 import time
@@ -34,8 +33,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.conftest import LanderProcess, check, land_until_caught_up
+from tests.reliability.conftest import check, land_until_caught_up
 from tests.reliability.data import attempts_file
+from tests.reliability.group import Member, group_args, held_by, tails, wait_for
 from tests.reliability.reconcile import LEDGER, Place, reconcile
 
 # Not in CI (reliability_full): a few minutes of kills and pauses.
@@ -43,69 +43,12 @@ pytestmark = [pytest.mark.reliability, pytest.mark.reliability_full, pytest.mark
 
 PLACE = Place("lander-group-attempts", "/edtrack/lander-group", "lander_group")
 GROUP_ID = "reliability-lander-group"
-GROUP = ("--group", "--group-id", GROUP_ID, "--session-timeout", "6")
+GROUP = group_args(GROUP_ID)
 SMALL_BATCHES = ("--batch-records", "150", "--batch-age", "1")
 PARTITIONS = 6
 PER_FILE = 150
 PUBLISH_EVERY_S = 2.0
 PLAN = ["kill"] * 3 + ["kill-into-processes"] * 2 + ["pause"] * 5
-
-SPEAKER = re.compile(r"^\[lander (\d+)\] ")
-PROGRESS = re.compile(
-    r"^\[lander (\d+)\] (took|gave up|lost|fenced: another lander took) "
-    r"partition\(s\) ([\d, ]+) of "
-)
-
-
-class Member:
-    """A member of the group: one ``LanderProcess``, one or two landers (pids) in it."""
-
-    def __init__(self, rcli, folder: Path, name: str, processes: int = 1) -> None:
-        extra = ("--processes", str(processes)) if processes > 1 else ()
-        self.name = name
-        self.processes = processes
-        self.lander = LanderProcess(
-            rcli, PLACE, folder / f"{name}.log", *GROUP, *SMALL_BATCHES, *extra
-        )
-
-    @property
-    def pgid(self) -> int:
-        return self.lander.proc.pid
-
-    def text(self) -> str:
-        log = self.lander.log
-        return log.read_text(errors="replace") if log.exists() else ""
-
-    def holdings(self) -> dict[int, set[int]]:
-        """Lander pid -> the partitions it holds, by its progress lines so far (every
-        lander that has written a line, with none if it holds none)."""
-        held: dict[int, set[int]] = {}
-        for line in self.text().splitlines():
-            if speaker := SPEAKER.match(line):
-                held.setdefault(int(speaker[1]), set())
-            match = PROGRESS.match(line)
-            if not match:
-                continue
-            pid, verb = int(match[1]), match[2]
-            partitions = {int(p) for p in match[3].split(", ")}
-            mine = held.setdefault(pid, set())
-            if verb == "took":
-                mine |= partitions
-            else:
-                mine -= partitions
-        return held
-
-    def held(self) -> set[int]:
-        return set().union(*self.holdings().values())
-
-    def zombie_lines(self) -> dict[int, int]:
-        """Lander pid -> how many ``lost partition`` / ``fenced:`` lines it wrote."""
-        counts: dict[int, int] = {}
-        for line in self.text().splitlines():
-            match = PROGRESS.match(line)
-            if match and match[2] != "took" and match[2] != "gave up":
-                counts[int(match[1])] = counts.get(int(match[1]), 0) + 1
-        return counts
 
 
 class Publisher(threading.Thread):
@@ -142,27 +85,6 @@ class Publisher(threading.Thread):
         assert self.error is None, f"publishing failed: {self.error}"
 
 
-def tails(members: list[Member]) -> str:
-    return "\n".join(
-        f"--- {m.name} (pgid {m.pgid}, exit {m.lander.proc.poll()}):\n{m.lander.tail(20)}"
-        for m in members
-    )
-
-
-def wait_for(condition, what: str, members: list[Member], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        dead = [m.name for m in members if m.lander.proc.poll() is not None]
-        if dead or time.monotonic() > deadline:
-            why = f"{', '.join(dead)} exited" if dead else f"{timeout:.0f} s passed"
-            pytest.fail(f"waiting for {what}: {why}\n{tails(members)}")
-        time.sleep(0.5)
-
-
-def held_by(members: list[Member]) -> set[int]:
-    return set().union(*(m.held() for m in members))
-
-
 def noticed(target: Member, before: dict[int, int], holders: set[int]) -> bool:
     """Each lander of ``holders`` wrote a ``lost partition``/``fenced:`` line since
     ``before`` (its counts then)."""
@@ -193,7 +115,9 @@ def test_landers_of_a_group_killed_replaced_and_paused_while_attempts_arrive(rcl
     def member(processes: int = 1) -> Member:
         nonlocal started
         started += 1
-        return Member(rcli, tmp_path, f"member-{started}", processes)
+        return Member(
+            rcli, PLACE, tmp_path, f"member-{started}", *GROUP, *SMALL_BATCHES, processes=processes
+        )
 
     members = [member() for _ in range(3)]
     publisher.start()

@@ -1,23 +1,33 @@
-"""Nodes of a three-node stack (`stack up --nodes 3`) failing under the pipeline: a
-DataNode SIGKILLed during landing, and a Spark worker SIGKILLed during `dbt run`.
+"""Nodes of a three-node stack (`stack up --nodes 3`) failing under the pipeline:
+
+- a Kafka broker SIGKILLed while attempts are published and two landers land them;
+- a lander of a group of two SIGKILLed: the other takes over its partitions;
+- a DataNode SIGKILLed during landing, and another during `dbt build`;
+- a Spark worker SIGKILLed during `dbt run`.
 
 A stack of its own, beside the suite's one-node stack. Each scenario ends with the usual
-checks: every message once in raw or quarantine with its bytes; HDFS copies again the
-blocks the dead DataNode held once it is back; the marts after the run equal the marts
-before it (the run had no new input).
+checks: every message once in raw or quarantine with its bytes, landed by the processes
+that were running (no restart); HDFS copies again the blocks a dead DataNode held once it
+is back; the marts after a build equal the marts before it (the build had no new input).
+The services' RSS after the first full build goes to ``nodes_rss.json`` in the results.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
+from ingestion.topic import topic_size
 from tests.integration.conftest import Cli, private_stack
-from tests.reliability.conftest import LanderProcess, check, land_until_caught_up
+from tests.reliability.conftest import LanderProcess, check, land_until_caught_up, publishing
 from tests.reliability.data import attempts_file
+from tests.reliability.group import Member, group_args, group_lag, held_by, wait_for
 from tests.reliability.reconcile import LEDGER, Place
 from tests.reliability.warehouse import dbt, fingerprints
 
@@ -26,6 +36,8 @@ pytestmark = [pytest.mark.reliability, pytest.mark.reliability_full, pytest.mark
 OFFSET_SHIFT = 1200  # beside the reliability stack (+1000) and the integration cluster (+1100)
 PLACE = Place()  # the stack's own topic, root and schema: what dbt builds from
 SMALL_BATCHES = ("--batch-records", "500", "--batch-age", "1")
+BROKER_KILL_RECORDS = 40_000  # some seconds of publishing to three copies
+LANDER_KILL_RECORDS = 30_000  # a minute of landing in batches of 200
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +49,25 @@ def cluster():
 @pytest.fixture(scope="module")
 def ncli(cluster) -> Cli:
     return Cli(cluster.config)
+
+
+@pytest.fixture(scope="module")
+def built(cluster, ncli, tmp_path_factory) -> dict:
+    """The marts' fingerprints after a full build; each service's RSS then, kept. Run
+    alone (``-k``), it lands some attempts of its own first."""
+    if not topic_size(cluster.config.kafka_bootstrap, PLACE.topic):
+        export = attempts_file(tmp_path_factory.mktemp("built"), "built", 2_000, seed=705)
+        ncli.run("publish", "--topic", PLACE.topic, str(export))
+        land_until_caught_up(ncli, PLACE)
+    ncli.dbt("build")
+    rss = {row["service"]: row["rss_mb"] for row in cluster.status()}
+    print(f"[reliability] RSS after a build (MB): {rss}; total {sum(rss.values())}")
+    if os.environ.get("EDTRACK_RELIABILITY_RESULTS"):
+        folder = Path(os.environ["EDTRACK_RELIABILITY_RESULTS"])
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "nodes_rss.json").write_text(json.dumps(rss, indent=2) + "\n")
+    assert all(rss.values()), rss
+    return fingerprints(cluster.config)
 
 
 def under_replicated(config) -> int:
@@ -67,34 +98,178 @@ def test_a_datanode_killed_during_landing_loses_nothing_and_its_blocks_are_copie
         lander.kill()
     land_until_caught_up(ncli, PLACE, *SMALL_BATCHES)
     check(cluster.config, PLACE, "datanode SIGKILLed during landing (3 nodes)", faults=1)
-    # Files written while it was away have two copies; once it is back, HDFS copies
-    # them again (the NameNode counts them under-replicated until then).
+    back_and_copied_again(cluster, "datanode-3")
+
+
+def back_and_copied_again(cluster, datanode: str) -> None:
+    """Start ``datanode`` again and wait until HDFS has copied again every block written
+    while it was away (two copies each: the NameNode counts them under-replicated)."""
     missing = under_replicated(cluster.config)
-    cluster.start_service("datanode-3")
+    cluster.start_service(datanode)
     deadline = time.monotonic() + 600
     while (left := under_replicated(cluster.config)) and time.monotonic() < deadline:
         time.sleep(3)
-    print(f"[reliability] under-replicated blocks: {missing} with the DataNode away, {left} after")
+    print(f"[reliability] under-replicated blocks: {missing} with {datanode} away, {left} after")
+    assert missing > 0, f"nothing was written while {datanode} was away"
     assert left == 0, f"{left} blocks still have fewer than 3 copies"
 
 
-def test_a_spark_worker_killed_during_dbt_run_the_run_completes_on_the_other(
-    cluster, ncli, tmp_path
-):
-    ncli.dbt("build")
-    before = fingerprints(cluster.config)
-    where = tmp_path / "dbt"
-    run = dbt(ncli, where, "run", "--full-refresh")
-    log = where / "dbt-run.out"
+def dbt_underway(ncli, where: Path, command: str) -> tuple[subprocess.Popen, Path]:
+    """``dbt <command> --full-refresh`` started, once two models are built."""
+    run = dbt(ncli, where, command, "--full-refresh")
+    log = where / f"dbt-{command}.out"
     deadline = time.monotonic() + 600
     while log.read_text().count(" OK created ") < 2:
         assert run.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
         time.sleep(0.5)
-    assert cluster.kill_service("spark-worker-1")
-    LEDGER.fault("spark-worker-1 SIGKILLed during dbt run")
+    return run, log
+
+
+@pytest.mark.parametrize(
+    ("service", "command"),
+    [
+        pytest.param("spark-worker-1", "run", id="spark-worker-during-dbt-run"),
+        pytest.param("datanode-2", "build", id="datanode-during-dbt-build"),
+    ],
+)
+def test_a_node_killed_during_a_full_refresh_the_dbt_command_completes_the_same(
+    cluster, ncli, built, tmp_path, service: str, command: str
+):
+    """A worker: the command completes on the other. A DataNode: Spark's HDFS clients
+    read the other copies and write on with two DataNodes, every test of the build
+    passes, and once it is back HDFS copies again the blocks written without it."""
+    run, log = dbt_underway(ncli, tmp_path / "dbt", command)
+    assert cluster.kill_service(service)
+    LEDGER.fault(f"{service} SIGKILLed during dbt {command}")
     try:
         code = run.wait(1500)
-        assert code == 0, f"dbt run failed:\n{log.read_text()[-4000:]}"
-        assert fingerprints(cluster.config) == before
+        assert code == 0, f"dbt {command} failed:\n{log.read_text()[-4000:]}"
+        assert fingerprints(cluster.config) == built
     finally:
-        cluster.start_service("spark-worker-1")
+        if service.startswith("datanode"):
+            back_and_copied_again(cluster, service)
+        else:
+            cluster.start_service(service)
+
+
+def test_a_broker_killed_while_publishing_and_landing_loses_and_duplicates_nothing(
+    cluster, ncli, tmp_path
+):
+    """Two landers of one group land while 40,000 attempts are published; the broker
+    leading most of the topic's partitions dies. Kafka elects new leaders, and the
+    publisher and both landers go on without a restart: the group's lag reaches 0 with
+    the same landers running."""
+    place = Place("nodes-broker-kill", "/edtrack/nodes-broker-kill", "nodes_broker_kill")
+    group = group_args("nodes-broker-kill")
+    bootstrap = cluster.config.kafka_bootstrap
+    ncli.run("publish", "--topic", place.topic, str(attempts_file(tmp_path, "first", 500, 702)))
+    landers = Member(ncli, place, tmp_path, "landers", *group, *SMALL_BATCHES, processes=2)
+    export = attempts_file(tmp_path, "nodes-broker", BROKER_KILL_RECORDS, seed=703)
+    publisher = victim = None
+    try:
+        wait_for(
+            lambda: group_lag(bootstrap, group[2], place.topic) == 0,
+            "the first 500 landed",
+            [landers],
+            timeout=180,
+        )
+        publisher = publishing(ncli, place.topic, export)
+        wait_for(
+            lambda: topic_size(bootstrap, place.topic) >= 2_500 or publisher.poll() is not None,
+            "publishing under way",
+            [landers],
+        )
+        assert publisher.poll() is None, "publishing ended before the kill"
+        leaders = partition_leaders(bootstrap, place.topic)
+        assert leaders, "the topic's leaders are unknown before the kill"
+        victim = max(set(leaders.values()), key=list(leaders.values()).count)
+        assert cluster.kill_service(f"kafka-{victim}")
+        LEDGER.fault(f"kafka-{victim} SIGKILLed while publishing and landing")
+        wait_for(
+            lambda: leads_nothing(bootstrap, place.topic, victim),
+            f"new leaders for kafka-{victim}'s partitions",
+            [landers],
+        )
+        out, err = publisher.communicate(timeout=900)
+        assert publisher.returncode == 0, err[-3000:]
+        done = f"published {BROKER_KILL_RECORDS:,} of {BROKER_KILL_RECORDS:,}"
+        assert done in err + out, err[-2000:]
+        wait_for(
+            lambda: group_lag(bootstrap, group[2], place.topic) == 0,
+            "the landers catching up without a restart",
+            [landers],
+            timeout=900,
+        )
+        assert landers.lander.stop() == 0, landers.lander.tail()
+    finally:
+        if publisher is not None and publisher.poll() is None:
+            publisher.kill()
+        landers.lander.kill()
+        if victim is not None:
+            cluster.start_service(f"kafka-{victim}")
+    result = check(cluster.config, place, "broker SIGKILLed while publishing and landing", 1)
+    assert result.on_topic == 500 + BROKER_KILL_RECORDS, result.describe()
+
+
+def test_a_lander_killed_the_other_of_its_group_takes_over_its_partitions(cluster, ncli, tmp_path):
+    place = Place("nodes-lander-kill", "/edtrack/nodes-lander-kill", "nodes_lander_kill")
+    group = group_args("nodes-lander-kill")
+    bootstrap = cluster.config.kafka_bootstrap
+    export = attempts_file(tmp_path, "nodes-lander", LANDER_KILL_RECORDS, seed=704)
+    ncli.run("publish", "--topic", place.topic, str(export))
+    members = [
+        Member(ncli, place, tmp_path, name, *group, "--batch-records", "200", "--batch-age", "1")
+        for name in ("first", "second")
+    ]
+    victim, survivor = members
+    try:
+        wait_for(
+            lambda: victim.held() and survivor.held() and held_by(members) == {0, 1, 2},
+            "the two landers sharing the three partitions",
+            members,
+            timeout=180,
+        )
+        assert group_lag(bootstrap, group[2], place.topic) > 0, "all landed before the kill"
+        victim.lander.kill()
+        LEDGER.fault("a lander of a group of two SIGKILLed")
+        wait_for(
+            lambda: survivor.held() == {0, 1, 2},
+            "the other lander taking over the dead one's partitions",
+            [survivor],
+        )
+        wait_for(
+            lambda: group_lag(bootstrap, group[2], place.topic) == 0,
+            "the other lander landing everything",
+            [survivor],
+            timeout=900,
+        )
+        assert survivor.lander.stop() == 0, survivor.lander.tail()
+    finally:
+        for member in members:
+            member.lander.kill()
+    result = check(cluster.config, place, "a lander of two SIGKILLed (3 nodes)", faults=1)
+    assert result.on_topic == LANDER_KILL_RECORDS, result.describe()
+
+
+def partition_leaders(bootstrap: str, topic: str) -> dict[int, int] | None:
+    """Partition -> the broker leading it; None while the cluster's metadata still names
+    a dead broker that the question went to (the controller fences it after its session
+    timeout)."""
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            (described,) = admin.describe_topics([topic])
+        finally:
+            admin.close()
+    except KafkaError:
+        return None
+    return {p["partition_index"]: p["leader_id"] for p in described["partitions"]}
+
+
+def leads_nothing(bootstrap: str, topic: str, broker: int) -> bool:
+    """Whether every partition of ``topic`` has a leader other than ``broker``."""
+    leaders = partition_leaders(bootstrap, topic)
+    return leaders is not None and broker not in leaders.values()
