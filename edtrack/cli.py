@@ -750,6 +750,7 @@ LAND_SETTINGS = (
     "max_message_bytes",
     "root",
     "schema",
+    "stall_timeout_s",
 )
 
 

@@ -88,6 +88,7 @@ from ingestion.landing.retry import (
     kafka_away,
     metastore_away,
 )
+from ingestion.landing.stall import stall_deadline
 from ingestion.landing.store import HdfsStore, LandedFile, hdfs_writes
 from ingestion.topic import DEFAULT_TOPIC, MAX_MESSAGE_BYTES
 
@@ -145,6 +146,14 @@ class LandConfig:
         metadata=_help(
             "Larger messages are quarantined (default: 1 MiB, or EDTRACK_MAX_MESSAGE_BYTES "
             "as for publish)."
+        ),
+    )
+    stall_timeout_s: float = field(
+        default=300.0,
+        metadata=_help(
+            "A write of a batch to HDFS that has not returned after this many seconds ends "
+            "the lander with exit code 75, to be started again: nothing of the batch is "
+            "committed (an HDFS client stuck after a DataNode failure); 0: wait forever."
         ),
     )
     # Parts are staged in parallel: each HDFS close waits ~0.5 s for the DataNode's
@@ -625,12 +634,14 @@ class Lander:
 
         def write_round() -> None:
             try:
-                tmps = list(self._pool.map(stage, jobs))
-                faults.reach("staged")
-                for i, (tmp, (landed, table, date, _)) in enumerate(zip(tmps, jobs, strict=True)):
-                    self.store.commit(tmp, table, date, landed)
-                    if i == 0 and len(jobs) > 1:
-                        faults.reach("renamed-one")
+                with stall_deadline(self.config.stall_timeout_s, "Writing a batch", self.report):
+                    tmps = list(self._pool.map(stage, jobs))
+                    faults.reach("staged")
+                    for i, (tmp, job) in enumerate(zip(tmps, jobs, strict=True)):
+                        landed, table, date, _ = job
+                        self.store.commit(tmp, table, date, landed)
+                        if i == 0 and len(jobs) > 1:
+                            faults.reach("renamed-one")
             except HDFS_ERRORS:
                 partitions = sorted({job[0].partition for job in jobs})
                 lost = [p for p in partitions if not self.fences.holds(self.claims[p])]

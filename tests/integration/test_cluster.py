@@ -5,8 +5,7 @@ master and two workers, the metastore on PostgreSQL.
 Publishing goes to a topic of three copies, two landers in one group land it, the
 files get HDFS's three copies, `dbt build` runs in executors on the workers, and the
 client answers equal plain Python's on the same records. A broker killed while
-publishing loses and duplicates nothing; a DataNode killed in the middle of a block that
-the lander's HDFS client writes does not stop the write.
+publishing loses and duplicates nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ import pytest
 
 from core.project import PROJECT_ROOT
 from ingestion.generate import generate, write
-from ingestion.landing.wiring import make_hdfs_client
 from ingestion.topic import topic_size
 from tests.reliability.reconcile import Place, reconcile
 
@@ -150,29 +148,6 @@ def test_a_broker_killed_while_publishing_loses_and_duplicates_nothing(
         assert result.raw + result.quarantined == KILL_RECORDS
     finally:
         cluster.start_service("kafka-2")
-
-
-def test_a_datanode_killed_mid_block_the_landers_client_writes_on(cluster):
-    """With three DataNodes none is left to replace one that dies in a write pipeline:
-    the stack's client settings let the write go on with the other two (without them
-    hdfs-native ends the write: "No new datanode found in updated block locations")."""
-    config = cluster.config
-    client = make_hdfs_client(config.hdfs_url, conf_dir=config.hdfs_conf_dir)
-    path = "/edtrack/cluster-datanode-kill.bin"
-    chunk = b"x" * 2**20
-    try:
-        with client.create(path) as out:
-            for i in range(12):
-                out.write(chunk)
-                if i == 4:  # the block is open, its pipeline through every DataNode
-                    assert cluster.kill_service("datanode-2")
-                    time.sleep(2)
-        written = client.get_file_info(path).length
-    finally:
-        cluster.start_service("datanode-2")
-    assert written == 12 * 2**20
-    with client.read(path) as back:
-        assert back.read() == chunk * 12
 
 
 def first_records(bootstrap: str, topic: str, publisher: subprocess.Popen) -> int:

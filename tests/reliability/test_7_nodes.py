@@ -3,6 +3,7 @@
 - a Kafka broker SIGKILLed while attempts are published and two landers land them;
 - a lander of a group of two SIGKILLed: the other takes over its partitions;
 - a DataNode SIGKILLed during landing, and another during `dbt build`;
+- a DataNode SIGKILLed in the middle of a block the lander's HDFS client writes;
 - a Spark worker SIGKILLed during `dbt run`.
 
 A stack of its own, beside the suite's one-node stack. Each scenario ends with the usual
@@ -17,12 +18,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from core.project import PROJECT_ROOT
+from ingestion.landing.stall import STALL_EXIT_CODE
 from ingestion.topic import topic_size
 from tests.integration.conftest import Cli, private_stack
 from tests.reliability.conftest import LanderProcess, check, land_until_caught_up, publishing
@@ -36,8 +40,11 @@ pytestmark = [pytest.mark.reliability, pytest.mark.reliability_full, pytest.mark
 OFFSET_SHIFT = 1200  # beside the reliability stack (+1000) and the integration cluster (+1100)
 PLACE = Place()  # the stack's own topic, root and schema: what dbt builds from
 SMALL_BATCHES = ("--batch-records", "500", "--batch-age", "1")
+STALL = ("--stall-timeout", "60")  # a write round takes seconds here
 BROKER_KILL_RECORDS = 40_000  # some seconds of publishing to three copies
 LANDER_KILL_RECORDS = 30_000  # a minute of landing in batches of 200
+MID_BLOCK_VICTIMS = ("datanode-1", "datanode-2", "datanode-3", "datanode-1", "datanode-2")
+NO_BEST_EFFORT = "dfs.client.block.write.replace-datanode-on-failure.best-effort=false"
 
 
 @pytest.fixture(scope="module")
@@ -83,22 +90,89 @@ def under_replicated(config) -> int:
 def test_a_datanode_killed_during_landing_loses_nothing_and_its_blocks_are_copied_again(
     cluster, ncli, tmp_path
 ):
+    """The lander writes on with two DataNodes; should its HDFS client block for good
+    (see the mid-block scenario), its stall deadline ends it (exit 75) and a restart
+    lands the rest: either way nothing is lost or duplicated."""
     path = attempts_file(tmp_path, "nodes-dn", 20_000, seed=701)
     ncli.run("publish", "--topic", PLACE.topic, str(path))
-    lander = LanderProcess(ncli, PLACE, tmp_path / "lander.log", *SMALL_BATCHES)
+    lander = LanderProcess(ncli, PLACE, tmp_path / "lander.log", *SMALL_BATCHES, *STALL)
     try:
         time.sleep(4)
         assert lander.proc.poll() is None, lander.tail()
         assert cluster.kill_service("datanode-3")
         LEDGER.fault("datanode-3 SIGKILLed during landing")
-        time.sleep(8)  # the lander writes on with two DataNodes
-        assert lander.proc.poll() is None, f"the lander stopped:\n{lander.tail()}"
-        assert lander.stop(timeout=300) == 0, lander.tail()
+        time.sleep(8)
+        assert lander.proc.poll() in (None, STALL_EXIT_CODE), lander.tail()
+        code = lander.stop(timeout=300)
+        assert code in (0, STALL_EXIT_CODE), lander.tail()
+        print(f"[reliability] the lander {'stalled' if code else 'wrote on'} (exit {code})")
     finally:
         lander.kill()
     land_until_caught_up(ncli, PLACE, *SMALL_BATCHES)
     check(cluster.config, PLACE, "datanode SIGKILLed during landing (3 nodes)", faults=1)
     back_and_copied_again(cluster, "datanode-3")
+
+
+def test_a_datanode_killed_mid_block_the_landers_client_writes_on_or_stalls_never_fails(
+    cluster, tmp_path
+):
+    """With three DataNodes none is left to replace one that dies in a write pipeline.
+    The stack's client settings (best-effort replacement) let the write go on with the
+    two others; without them hdfs-native failed the write ("No new datanode found in
+    updated block locations"), which stopped the lander. hdfs-native can also block for
+    good in that recovery (the lander's ``--stall-timeout`` ends it for a restart): each
+    trial writes in a process of its own, and a stall is counted, not failed."""
+    outcomes = []
+    for trial, victim in enumerate(MID_BLOCK_VICTIMS):
+        outcomes.append(mid_block_trial(cluster, victim, f"/edtrack/mid-block-{trial}.bin"))
+        LEDGER.fault(f"{victim} SIGKILLed in the middle of a block")
+    # The control: the same with best-effort off, as Hadoop's default has it.
+    controls = [
+        mid_block_trial(cluster, victim, f"/edtrack/mid-block-control-{trial}.bin", NO_BEST_EFFORT)
+        for trial, victim in enumerate(MID_BLOCK_VICTIMS[:2])
+    ]
+    counts = {o: outcomes.count(o) for o in ("written", "stalled", "failed")}
+    print(
+        f"[reliability] a DataNode killed mid-block, {len(outcomes)} trials: {counts}; "
+        f"without best-effort: {controls}"
+    )
+    assert counts["failed"] == 0, outcomes
+    assert counts["written"] > 0, outcomes
+    assert "failed" in controls and "written" not in controls, controls
+
+
+def mid_block_trial(cluster, victim: str, path: str, *setting: str) -> str:
+    """One file written by ``mid_block`` with ``victim`` SIGKILLed while its block is
+    open: "written" (all 12 MiB there), "stalled" (no return in 120 s) or "failed"."""
+    config = cluster.config
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "tests.reliability.mid_block"]
+        + [config.hdfs_url, str(config.hdfs_conf_dir), path, *setting],
+        cwd=PROJECT_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert writer.stdout.readline().strip() == "open", writer.stdout.read()
+        assert cluster.kill_service(victim)
+        time.sleep(2)
+        writer.stdin.write("\n")
+        writer.stdin.flush()
+        try:
+            out, _ = writer.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            return "stalled"
+        if writer.returncode == 0 and f"written {12 * 2**20}" in out:
+            return "written"
+        print(f"[reliability] the write with {victim} killed failed: {out[-1500:]}")
+        return "failed"
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait(30)
+        cluster.start_service(victim)
 
 
 def back_and_copied_again(cluster, datanode: str) -> None:

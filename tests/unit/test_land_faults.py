@@ -7,12 +7,15 @@ exactly once.
 """
 
 import json
+import threading
+import time
 
 import pytest
 
 from core.errors import ServiceUnavailable, UserError
 from core.sql import QueryFailed
 from ingestion.catalog import QUARANTINE_TABLE, RAW_TABLE, Tables
+from ingestion.landing import stall
 from ingestion.landing.faults import FAULT_STEPS, FaultPoint, Faults
 from ingestion.landing.lander import LandConfig, Lander
 from ingestion.landing.retry import RetryPolicy
@@ -446,3 +449,58 @@ def test_the_landers_figures_come_from_its_clock():
     assert stats.started == 0 and stats.records == 20
     assert snapshot["records_per_s"] == round(20 / now, 1)
     assert snapshot["last_commit_age_s"] == now - stats.last_commit > 0
+
+
+class StuckHdfs(FakeHdfs):
+    """The first landed part's write blocks until ``release`` is set, as hdfs-native's
+    can after a DataNode dies in the middle of a block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.stuck = False
+
+    def create(self, path: str, write_options=None):
+        writer = super().create(path, write_options)
+        if not self.stuck and ".jsonl." in path:
+            self.stuck = True
+            self.release.wait(30)
+        return writer
+
+
+def test_a_write_that_never_returns_ends_the_lander_for_a_restart(monkeypatch):
+    fs = StuckHdfs()
+    ended: list[int] = []
+
+    def end(code: int) -> None:  # the process would end here; the test lets it go on
+        ended.append(code)
+        fs.release.set()
+
+    monkeypatch.setattr(stall, "_end", end)
+    lines: list[str] = []
+    config = LandConfig(
+        bootstrap="unused", topic=TOPIC, write_threads=2, batch_records=4, stall_timeout_s=0.2
+    )
+    lander_ = Lander(
+        config,
+        FakeConsumer(TOPIC, messages()),
+        HdfsStore(fs, TABLES),
+        FakeCatalog(),
+        report=lines.append,
+    )
+    lander_.run(until_caught_up=True)
+    assert ended == [stall.STALL_EXIT_CODE]
+    (said,) = [line for line in lines if "made no progress" in line]
+    assert said.startswith("Writing a batch made no progress for 0.2 s")
+    assert "exit code 75" in said
+
+
+def test_a_write_round_in_time_leaves_the_lander_running(monkeypatch):
+    ended: list[int] = []
+    monkeypatch.setattr(stall, "_end", ended.append)
+    with stall.stall_deadline(0.2, "Writing a batch", print):
+        pass
+    time.sleep(0.4)  # past the deadline: the timer was cancelled when the body returned
+    with stall.stall_deadline(0, "Writing a batch", print):  # 0: no deadline at all
+        time.sleep(0.05)
+    assert ended == []
