@@ -43,7 +43,7 @@ SMALL_BATCHES = ("--batch-records", "500", "--batch-age", "1")
 STALL = ("--stall-timeout", "60")  # a write round takes seconds here
 BROKER_KILL_RECORDS = 40_000  # some seconds of publishing to three copies
 LANDER_KILL_RECORDS = 30_000  # a minute of landing in batches of 200
-MID_BLOCK_VICTIMS = ("datanode-1", "datanode-2", "datanode-3", "datanode-1", "datanode-2")
+MID_BLOCK_TRIALS = 5
 NO_BEST_EFFORT = "dfs.client.block.write.replace-datanode-on-failure.best-effort=false"
 
 
@@ -123,13 +123,12 @@ def test_a_datanode_killed_mid_block_the_landers_client_writes_on_or_stalls_neve
     good in that recovery (the lander's ``--stall-timeout`` ends it for a restart): each
     trial writes in a process of its own, and a stall is counted, not failed."""
     outcomes = []
-    for trial, victim in enumerate(MID_BLOCK_VICTIMS):
-        outcomes.append(mid_block_trial(cluster, victim, f"/edtrack/mid-block-{trial}.bin"))
-        LEDGER.fault(f"{victim} SIGKILLed in the middle of a block")
+    for trial in range(MID_BLOCK_TRIALS):
+        outcomes.append(mid_block_trial(cluster, trial, f"/edtrack/mid-block-{trial}.bin"))
     # The control: the same with best-effort off, as Hadoop's default has it.
     controls = [
-        mid_block_trial(cluster, victim, f"/edtrack/mid-block-control-{trial}.bin", NO_BEST_EFFORT)
-        for trial, victim in enumerate(MID_BLOCK_VICTIMS[:2])
+        mid_block_trial(cluster, trial, f"/edtrack/mid-block-control-{trial}.bin", NO_BEST_EFFORT)
+        for trial in range(2)
     ]
     counts = {o: outcomes.count(o) for o in ("written", "stalled", "failed")}
     print(
@@ -141,22 +140,17 @@ def test_a_datanode_killed_mid_block_the_landers_client_writes_on_or_stalls_neve
     assert "failed" in controls and "written" not in controls, controls
 
 
-def mid_block_trial(cluster, victim: str, path: str, *setting: str) -> str:
-    """One file written by ``mid_block`` with ``victim`` SIGKILLed while its block is
-    open: "written" (all 12 MiB there), "stalled" (no return in 120 s) or "failed"."""
+def mid_block_trial(cluster, trial: int, path: str, *setting: str) -> str:
+    """One file written by ``mid_block`` whose open block's pipeline holds every DataNode
+    (none is spare); one of them (the first, second or third by ``trial``) is SIGKILLed
+    meanwhile. The result: "written" (all 12 MiB there), "stalled" (no return in 120 s)
+    or "failed"."""
     config = cluster.config
-    writer = subprocess.Popen(
-        [sys.executable, "-m", "tests.reliability.mid_block"]
-        + [config.hdfs_url, str(config.hdfs_conf_dir), path, *setting],
-        cwd=PROJECT_ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    writer, pipeline = full_pipeline_writer(config, path, setting)
+    victim = f"datanode-{config.node_hosts.index(pipeline[trial % 3]) + 1}"
     try:
-        assert writer.stdout.readline().strip() == "open", writer.stdout.read()
         assert cluster.kill_service(victim)
+        LEDGER.fault(f"{victim}, {trial % 3 + 1} of 3 in a pipeline, SIGKILLed mid-block")
         time.sleep(2)
         writer.stdin.write("\n")
         writer.stdin.flush()
@@ -166,13 +160,51 @@ def mid_block_trial(cluster, victim: str, path: str, *setting: str) -> str:
             return "stalled"
         if writer.returncode == 0 and f"written {12 * 2**20}" in out:
             return "written"
-        print(f"[reliability] the write with {victim} killed failed: {out[-1500:]}")
+        print(f"[reliability] the write with {victim} killed failed: {out[-300:]}")
         return "failed"
     finally:
         if writer.poll() is None:
             writer.kill()
             writer.wait(30)
         cluster.start_service(victim)
+
+
+def full_pipeline_writer(config, path: str, setting) -> tuple[subprocess.Popen, list[str]]:
+    """``mid_block`` paused in its first block, once the NameNode has put every DataNode
+    in the block's pipeline (a DataNode just started again is left out for a while: with
+    two in the pipeline, the third would take a dead one's place)."""
+    for attempt in range(10):
+        where = f"{path}.{attempt}"  # a killed writer's file stays open a while
+        writer = subprocess.Popen(
+            [sys.executable, "-m", "tests.reliability.mid_block"]
+            + [config.hdfs_url, str(config.hdfs_conf_dir), where, *setting],
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert writer.stdout.readline().strip() == "open", writer.stdout.read()
+        pipeline = pipeline_of(config, where)
+        if len(pipeline) == len(config.node_hosts):
+            return writer, pipeline
+        writer.kill()
+        writer.wait(30)
+        time.sleep(5)
+    raise AssertionError(f"the NameNode kept writing {path} to {pipeline} only")
+
+
+def pipeline_of(config, path: str) -> list[str]:
+    """The DataNodes (node addresses) writing the open last block of ``path``, in the
+    pipeline's order, by the NameNode."""
+    url = (
+        f"http://{config.host}:{config.ports['namenode_http']}/webhdfs/v1{path}"
+        "?op=GET_BLOCK_LOCATIONS"
+    )
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        located = json.load(answer)["LocatedBlocks"]
+    assert located["isUnderConstruction"], located
+    return [node["ipAddr"] for node in located["lastLocatedBlock"]["locations"]]
 
 
 def back_and_copied_again(cluster, datanode: str) -> None:
