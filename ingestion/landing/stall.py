@@ -1,7 +1,7 @@
 """A write round to HDFS that never returns ends the lander.
 
 hdfs-native 0.14.7 can block for good in its write-pipeline recovery when a DataNode
-dies in the middle of a block (once in about ten SIGKILLs on a stack of three
+dies in the middle of a block (once in about 40 SIGKILLs on a stack of three
 DataNodes): the call neither returns nor raises, so the retry policy never sees an
 error, and Python cannot interrupt the thread that waits in it. Nothing of the round is
 committed then, so the safe way on is to end the process: a restart (its supervisor's,
