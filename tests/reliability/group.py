@@ -108,3 +108,11 @@ def group_lag(bootstrap: str, group_id: str, topic: str) -> int:
         return sum(ends[tp] - (consumer.committed(tp) or starts[tp]) for tp in tps)
     finally:
         consumer.close()
+
+
+def land_out(members: list[Member], bootstrap: str, group_id: str, topic: str, what: str) -> None:
+    """Wait until the group's lag is 0 with ``members`` still running (none restarted),
+    then SIGTERM each: it flushes, commits and exits 0."""
+    wait_for(lambda: group_lag(bootstrap, group_id, topic) == 0, what, members, timeout=900)
+    for member in members:
+        assert member.lander.stop() == 0, member.lander.tail()

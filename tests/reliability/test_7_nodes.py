@@ -31,7 +31,14 @@ from ingestion.topic import topic_size
 from tests.integration.conftest import Cli, private_stack
 from tests.reliability.conftest import LanderProcess, check, land_until_caught_up, publishing
 from tests.reliability.data import attempts_file
-from tests.reliability.group import Member, group_args, group_lag, held_by, wait_for
+from tests.reliability.group import (
+    Member,
+    group_args,
+    group_lag,
+    held_by,
+    land_out,
+    wait_for,
+)
 from tests.reliability.reconcile import LEDGER, Place
 from tests.reliability.warehouse import dbt, fingerprints
 
@@ -266,7 +273,8 @@ def test_a_broker_killed_while_publishing_and_landing_loses_and_duplicates_nothi
     publisher and both landers go on without a restart: the group's lag reaches 0 with
     the same landers running."""
     place = Place("nodes-broker-kill", "/edtrack/nodes-broker-kill", "nodes_broker_kill")
-    group = group_args("nodes-broker-kill")
+    group_id = "nodes-broker-kill"
+    group = group_args(group_id)
     bootstrap = cluster.config.kafka_bootstrap
     ncli.run("publish", "--topic", place.topic, str(attempts_file(tmp_path, "first", 500, 702)))
     landers = Member(ncli, place, tmp_path, "landers", *group, *SMALL_BATCHES, processes=2)
@@ -274,7 +282,7 @@ def test_a_broker_killed_while_publishing_and_landing_loses_and_duplicates_nothi
     publisher = victim = None
     try:
         wait_for(
-            lambda: group_lag(bootstrap, group[2], place.topic) == 0,
+            lambda: group_lag(bootstrap, group_id, place.topic) == 0,
             "the first 500 landed",
             [landers],
             timeout=180,
@@ -300,13 +308,7 @@ def test_a_broker_killed_while_publishing_and_landing_loses_and_duplicates_nothi
         assert publisher.returncode == 0, err[-3000:]
         done = f"published {BROKER_KILL_RECORDS:,} of {BROKER_KILL_RECORDS:,}"
         assert done in err + out, err[-2000:]
-        wait_for(
-            lambda: group_lag(bootstrap, group[2], place.topic) == 0,
-            "the landers catching up without a restart",
-            [landers],
-            timeout=900,
-        )
-        assert landers.lander.stop() == 0, landers.lander.tail()
+        land_out([landers], bootstrap, group_id, place.topic, "the landers catching up")
     finally:
         if publisher is not None and publisher.poll() is None:
             publisher.kill()
@@ -319,7 +321,8 @@ def test_a_broker_killed_while_publishing_and_landing_loses_and_duplicates_nothi
 
 def test_a_lander_killed_the_other_of_its_group_takes_over_its_partitions(cluster, ncli, tmp_path):
     place = Place("nodes-lander-kill", "/edtrack/nodes-lander-kill", "nodes_lander_kill")
-    group = group_args("nodes-lander-kill")
+    group_id = "nodes-lander-kill"
+    group = group_args(group_id)
     bootstrap = cluster.config.kafka_bootstrap
     export = attempts_file(tmp_path, "nodes-lander", LANDER_KILL_RECORDS, seed=704)
     ncli.run("publish", "--topic", place.topic, str(export))
@@ -335,7 +338,7 @@ def test_a_lander_killed_the_other_of_its_group_takes_over_its_partitions(cluste
             members,
             timeout=180,
         )
-        assert group_lag(bootstrap, group[2], place.topic) > 0, "all landed before the kill"
+        assert group_lag(bootstrap, group_id, place.topic) > 0, "all landed before the kill"
         victim.lander.kill()
         LEDGER.fault("a lander of a group of two SIGKILLed")
         wait_for(
@@ -343,13 +346,7 @@ def test_a_lander_killed_the_other_of_its_group_takes_over_its_partitions(cluste
             "the other lander taking over the dead one's partitions",
             [survivor],
         )
-        wait_for(
-            lambda: group_lag(bootstrap, group[2], place.topic) == 0,
-            "the other lander landing everything",
-            [survivor],
-            timeout=900,
-        )
-        assert survivor.lander.stop() == 0, survivor.lander.tail()
+        land_out([survivor], bootstrap, group_id, place.topic, "the other landing everything")
     finally:
         for member in members:
             member.lander.kill()
